@@ -9,8 +9,8 @@ import type { CreditState } from './state.js';
 export type CreditCommand =
   | { type: 'create'; fields: CreditFields }
   | { type: 'request_retirement'; beneficiary: string; reason: string | null }
-  | { type: 'retire' }
-  | { type: 'fail_retirement'; failedReason: string };
+  | { type: 'retire'; attempts: number }
+  | { type: 'fail_retirement'; failedReason: string; attempts: number };
 
 /** Returns the events a command produces, [] for an idempotent repeat, or throws DomainError. */
 export function decide(command: CreditCommand, state: CreditState): CreditEvent[] {
@@ -22,10 +22,10 @@ export function decide(command: CreditCommand, state: CreditState): CreditEvent[
     case 'request_retirement':
       return requestRetirement(command, state);
     case 'retire':
-      return retire(state);
+      return retire(state, command.attempts);
     case 'fail_retirement':
       if (state.status === 'active' && state.pending) {
-        return [{ type: 'retirement_failed', data: { failedReason: command.failedReason } }];
+        return [{ type: 'retirement_failed', data: { failedReason: command.failedReason, attempts: command.attempts } }];
       }
       return [];
     default: {
@@ -64,10 +64,10 @@ function requestRetirement(
   return [{ type: 'retirement_requested', data: { beneficiary: command.beneficiary, reason: command.reason } }];
 }
 
-function retire(state: CreditState): CreditEvent[] {
+function retire(state: CreditState, attempts: number): CreditEvent[] {
   if (state.status === 'absent') throw new DomainError('CREDIT_NOT_FOUND', 'credit not found');
   if (state.status === 'retired') return [];
   if (!state.pending) throw new DomainError('NO_PENDING_RETIREMENT', 'no retirement has been requested');
   const { beneficiary, reason, requestedBy, requestedAt } = state.pending;
-  return [{ type: 'retired', data: { beneficiary, reason, requestedBy, requestedAt: requestedAt.toISOString() } }];
+  return [{ type: 'retired', data: { beneficiary, reason, requestedBy, requestedAt: requestedAt.toISOString(), attempts } }];
 }

@@ -20,7 +20,7 @@ export type RetirementRequested = {
 
 export type RetirementFailed = {
   type: 'retirement_failed';
-  data: { failedReason: string };
+  data: { failedReason: string; attempts: number };
 };
 
 export type CreditRetired = {
@@ -31,6 +31,8 @@ export type CreditRetired = {
     /** Key ID that asked for the retirement (the worker is the event's actor). */
     requestedBy: string;
     requestedAt: string;
+    /** Worker attempts it took, transient failures included. */
+    attempts: number;
   };
 };
 

@@ -7,7 +7,7 @@ export type PendingRetirement = {
   requestedAt: Date;
 };
 
-export type Retirement = PendingRetirement & { retiredAt: Date; retiredBy: string };
+export type Retirement = PendingRetirement & { retiredAt: Date; retiredBy: string; attempts: number };
 
 export type CreditState =
   | { status: 'absent' }
@@ -18,7 +18,7 @@ export type CreditState =
       createdAt: Date;
       version: number;
       pending: PendingRetirement | null;
-      lastFailure: { failedReason: string; failedAt: Date } | null;
+      lastFailure: { failedReason: string; failedAt: Date; attempts: number } | null;
     }
   | {
       status: 'retired';
@@ -62,7 +62,7 @@ export function evolve(state: CreditState, event: RecordedEvent): CreditState {
         ...state,
         version: event.version,
         pending: null,
-        lastFailure: { failedReason: event.data.failedReason, failedAt: event.occurredAt },
+        lastFailure: { failedReason: event.data.failedReason, failedAt: event.occurredAt, attempts: event.data.attempts },
       };
     case 'retired':
       if (state.status !== 'active') return state;
@@ -79,6 +79,7 @@ export function evolve(state: CreditState, event: RecordedEvent): CreditState {
           requestedAt: new Date(event.data.requestedAt),
           retiredAt: event.occurredAt,
           retiredBy: event.actor,
+          attempts: event.data.attempts,
         },
       };
     default: {

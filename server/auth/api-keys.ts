@@ -1,0 +1,40 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { ApiKeyEntity, type ApiKeyRow } from '../db/entities.js';
+import type { Actor, Role } from './roles.js';
+
+export const BOOTSTRAP_ADMIN_ID = 'key_bootstrap_admin';
+
+/**
+ * Keys are 256 random bits, so one SHA-256 is enough to store them safely:
+ * a slow password hash protects guessable secrets, and these are not.
+ */
+export const hashKey = (key: string) => createHash('sha256').update(key, 'utf8').digest('hex');
+
+export function generateKey(): { id: string; key: string } {
+  return { id: `key_${randomBytes(8).toString('hex')}`, key: `ccl_${randomBytes(32).toString('base64url')}` };
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const ha = createHash('sha256').update(a).digest();
+  const hb = createHash('sha256').update(b).digest();
+  return timingSafeEqual(ha, hb);
+}
+
+/** Resolves a bearer token to an actor, or null when unknown or revoked. */
+export async function resolveKey(em: EntityManager, token: string, adminApiKey?: string): Promise<Actor | null> {
+  if (adminApiKey && sameSecret(token, adminApiKey)) return { keyId: BOOTSTRAP_ADMIN_ID, role: 'admin' };
+  const row = await em.findOne(ApiKeyEntity, { keyHash: hashKey(token), revokedAt: null }, { disableIdentityMap: true });
+  return row ? { keyId: row.id, role: row.role } : null;
+}
+
+export type ApiKeyView = { id: string; name: string; role: Role; createdAt: string; createdBy: string; revokedAt: string | null };
+
+export const keyView = (r: ApiKeyRow): ApiKeyView => ({
+  id: r.id,
+  name: r.name,
+  role: r.role,
+  createdAt: r.createdAt.toISOString(),
+  createdBy: r.createdBy,
+  revokedAt: r.revokedAt ? r.revokedAt.toISOString() : null,
+});

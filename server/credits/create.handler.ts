@@ -1,0 +1,102 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { CreditRow } from '../db/entities.js';
+import { canonicalRegistry, canonicalSerial, creditId } from './canonical-id.js';
+import { decide } from './decider.js';
+import type { CreditFields } from './events.js';
+import { chainedRow, insertEvents, lockLogForAppend } from './event-store.js';
+import { findCredits, insertNewProjections, projectionOf, viewOf, type CreditView } from './projection.js';
+import { initialState, replay } from './state.js';
+
+export type CreateOutcome =
+  | { outcome: 'created'; credit: CreditView }
+  | { outcome: 'existing'; credit: CreditView }
+  | { outcome: 'conflict'; existingId: string; message: string };
+
+type Prepared = { id: string; serialKey: string; row: CreditRow; event: ReturnType<typeof decide>[number] };
+
+const serialKeyOf = (f: CreditFields) => JSON.stringify([canonicalRegistry(f.registry), canonicalSerial(f.serialNumber)]);
+
+function prepare(fields: CreditFields, actor: string, now: Date): Prepared {
+  const id = creditId(fields);
+  const [event] = decide({ type: 'create', fields }, initialState());
+  if (!event) throw new Error('create on an absent credit must produce an event');
+  const state = replay([{ ...event, creditId: id, version: 1, actor, occurredAt: now }]);
+  if (state.status === 'absent') throw new Error('created event must bring the credit into existence');
+  return { id, serialKey: serialKeyOf(fields), row: projectionOf(state), event };
+}
+
+/**
+ * Creates many credits in one transaction; each input gets its own outcome.
+ * Idempotent by construction: the ID is derived from the canonical input, so a
+ * repeat finds its row and writes nothing. Concurrent creates of one input
+ * serialise on the primary key, and exactly one of them appends `created`.
+ */
+export async function createCredits(
+  em: EntityManager,
+  inputs: CreditFields[],
+  actor: string,
+  now: Date,
+): Promise<CreateOutcome[]> {
+  const prepared = inputs.map((f) => prepare(f, actor, now));
+  // Within one batch the first spelling of an ID or a serial wins, as it would across batches.
+  const seenIds = new Set<string>();
+  const seenSerials = new Set<string>();
+  const candidates = prepared.filter((p) => {
+    if (seenIds.has(p.id) || seenSerials.has(p.serialKey)) return false;
+    seenIds.add(p.id);
+    seenSerials.add(p.serialKey);
+    return true;
+  });
+
+  return em.transactional(async (tx) => {
+    const inserted = await insertNewProjections(
+      tx,
+      candidates.map((p) => p.row),
+    );
+    const fresh = candidates.filter((p) => inserted.has(p.id));
+    if (fresh.length > 0) {
+      await lockLogForAppend(tx);
+      await insertEvents(
+        tx,
+        fresh.map((p) => chainedRow(p.id, { version: 0, hash: null }, p.event, { actor, now })),
+      );
+    }
+
+    const rest = prepared.filter((p) => !inserted.has(p.id));
+    const existing = await findByIdOrSerial(tx, rest);
+    const freshIds = new Set(fresh.map((p) => p.id));
+    const seenFresh = new Set<string>();
+    return prepared.map((p): CreateOutcome => {
+      if (freshIds.has(p.id) && !seenFresh.has(p.id)) {
+        seenFresh.add(p.id);
+        return { outcome: 'created', credit: viewOf(p.row) };
+      }
+      const same = existing.byId.get(p.id) ?? (freshIds.has(p.id) ? p.row : undefined);
+      if (same) return { outcome: 'existing', credit: viewOf(same) };
+      const holder = existing.bySerial.get(p.serialKey) ?? fresh.find((f) => f.serialKey === p.serialKey)?.row;
+      if (!holder) throw new Error(`credit ${p.id} was neither inserted nor found`);
+      return {
+        outcome: 'conflict',
+        existingId: holder.id,
+        message: `registry serial ${p.row.registry} ${p.row.serialNumber} already belongs to credit ${holder.id} with different details`,
+      };
+    });
+  });
+}
+
+async function findByIdOrSerial(em: EntityManager, items: Prepared[]) {
+  const byId = new Map<string, CreditRow>();
+  const bySerial = new Map<string, CreditRow>();
+  if (items.length > 0) {
+    const pairs = items.map(() => '(?, ?)').join(', ');
+    const rows = await em.execute<{ id: string }[]>(
+      `select id from credits where id in (?) or (registry_key, serial_key) in (${pairs})`,
+      [items.map((p) => p.id), ...items.flatMap((p) => [p.row.registryKey, p.row.serialKey])],
+    );
+    for (const row of await findCredits(em, rows.map((r) => r.id))) {
+      byId.set(row.id, row);
+      bySerial.set(JSON.stringify([row.registryKey, row.serialKey]), row);
+    }
+  }
+  return { byId, bySerial };
+}

@@ -1,0 +1,64 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { TRPCError } from '@trpc/server';
+import { canonicalRegistry } from './canonical-id.js';
+import type { ListCreditsInput } from './list.schema.js';
+import { CREDIT_COLUMNS, fromCreditRow, viewOf, type CreditDbRow } from './projection.js';
+
+type Cursor = { createdAt: string; id: string };
+
+const encodeCursor = (c: Cursor) => Buffer.from(JSON.stringify([c.createdAt, c.id])).toString('base64url');
+
+function decodeCursor(raw: string): Cursor {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
+    if (Array.isArray(parsed) && typeof parsed[0] === 'string' && typeof parsed[1] === 'string' && !Number.isNaN(Date.parse(parsed[0]))) {
+      return { createdAt: parsed[0], id: parsed[1] };
+    }
+  } catch {
+    // fall through to the error below
+  }
+  throw new TRPCError({ code: 'BAD_REQUEST', message: 'cursor: not a cursor this API returned' });
+}
+
+const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+/**
+ * Keyset pagination over (created_at, id), a total order: each page starts
+ * strictly after the last row of the previous one, so rows inserted while a
+ * client pages can never shift, duplicate or hide the rows it has not seen.
+ */
+export async function listCredits(em: EntityManager, input: ListCreditsInput) {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (input.cursor) {
+    const c = decodeCursor(input.cursor);
+    where.push('(created_at, id) > (?::timestamptz, ?)');
+    params.push(c.createdAt, c.id);
+  }
+  if (input.registry !== undefined) {
+    where.push('registry_key = ?');
+    params.push(canonicalRegistry(input.registry));
+  }
+  if (input.vintage !== undefined) {
+    where.push('vintage = ?');
+    params.push(input.vintage);
+  }
+  if (input.status !== undefined) {
+    where.push('status = ?');
+    params.push(input.status);
+  }
+  if (input.projectName !== undefined) {
+    where.push(`project_name ilike ? escape '\\'`);
+    params.push(`%${escapeLike(input.projectName)}%`);
+  }
+  const sql = `select ${CREDIT_COLUMNS} from credits ${where.length ? `where ${where.join(' and ')}` : ''}
+    order by created_at, id limit ?`;
+  // One extra row tells whether another page exists without a count query.
+  const rows = (await em.execute<CreditDbRow[]>(sql, [...params, input.limit + 1])).map(fromCreditRow);
+  const page = rows.slice(0, input.limit);
+  const last = page.at(-1);
+  return {
+    items: page.map(viewOf),
+    nextCursor: rows.length > input.limit && last ? encodeCursor({ createdAt: last.createdAt.toISOString(), id: last.id }) : null,
+  };
+}

@@ -1,0 +1,78 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Logger } from 'pino';
+import type { RetirementQueue } from '../queue/retirement-queue.js';
+import { withTimeout } from '../queue/with-timeout.js';
+import { decide } from './decider.js';
+import { DomainError } from './errors.js';
+import { appendToStream, headOf, lockLogForAppend, readStream } from './event-store.js';
+import { lockCredit, projectionOf, saveProjection } from './projection.js';
+import { replay } from './state.js';
+
+export type RetireRequest = { id: string; beneficiary: string; reason: string | null };
+type Deps = { em: EntityManager; retirements: RetirementQueue; logger: Logger };
+
+/**
+ * Records the request in the credit's own stream first, under the row lock,
+ * and only then asks Redis for a job. If Redis is down the request is still
+ * durable, and the reconciler enqueues it later: accepted means never lost.
+ */
+export async function requestRetirement(deps: Deps, req: RetireRequest, actor: string, now: Date) {
+  const deduplicated = await deps.em.transactional(async (tx) => {
+    if (!(await lockCredit(tx, req.id))) throw new DomainError('CREDIT_NOT_FOUND', `credit ${req.id} not found`);
+    const history = await readStream(tx, req.id);
+    const state = replay(history);
+    const events = decide({ type: 'request_retirement', beneficiary: req.beneficiary, reason: req.reason }, state);
+    if (events.length === 0) return true;
+    await lockLogForAppend(tx);
+    const appended = await appendToStream(tx, req.id, headOf(history), events, { actor, now });
+    const next = replay(appended, state);
+    if (next.status !== 'absent') await saveProjection(tx, projectionOf(next));
+    return false;
+  });
+
+  let status: 'queued' | 'processing' = 'queued';
+  try {
+    await withTimeout(deps.retirements.ensureJob(req.id), 3000, 'enqueue');
+    const snap = await withTimeout(deps.retirements.snapshot(req.id), 3000, 'job lookup');
+    if (snap?.state === 'processing') status = 'processing';
+  } catch (err) {
+    deps.logger.warn({ err, creditId: req.id }, 'retirement recorded but not enqueued; the reconciler will enqueue it');
+  }
+  return { creditId: req.id, jobId: req.id, status, deduplicated };
+}
+
+export type RetirementStatus = {
+  status: 'not_requested' | 'queued' | 'processing' | 'retired' | 'failed';
+  attempts: number;
+  failedReason?: string;
+  retiredAt?: string;
+  retirement?: { beneficiary: string; reason: string | null; requestedBy: string; requestedAt: string; retiredAt: string };
+};
+
+/** PostgreSQL decides retired and failed; the queue only refines "pending" into queued or processing. */
+export async function retirementStatus(deps: Deps, id: string): Promise<RetirementStatus> {
+  const state = replay(await readStream(deps.em, id));
+  if (state.status === 'absent') throw new DomainError('CREDIT_NOT_FOUND', `credit ${id} not found`);
+  if (state.status === 'retired') {
+    const r = state.retirement;
+    const retiredAt = r.retiredAt.toISOString();
+    return {
+      status: 'retired',
+      attempts: r.attempts,
+      retiredAt,
+      retirement: { beneficiary: r.beneficiary, reason: r.reason, requestedBy: r.requestedBy, requestedAt: r.requestedAt.toISOString(), retiredAt },
+    };
+  }
+  if (state.pending) {
+    const snap = await withTimeout(deps.retirements.snapshot(id), 2000, 'job lookup').catch(() => null);
+    return {
+      status: snap?.state === 'processing' ? 'processing' : 'queued',
+      attempts: snap?.attemptsMade ?? 0,
+      ...(snap?.failedReason ? { failedReason: snap.failedReason } : {}),
+    };
+  }
+  if (state.lastFailure) {
+    return { status: 'failed', attempts: state.lastFailure.attempts, failedReason: state.lastFailure.failedReason };
+  }
+  return { status: 'not_requested', attempts: 0 };
+}

@@ -1,0 +1,26 @@
+import { defineConfig } from '@mikro-orm/postgresql';
+import { Migrator } from '@mikro-orm/migrations';
+import { entities } from './entities.js';
+import { Migration20261126000000_ledger } from './migrations/Migration20261126000000_ledger.js';
+
+/**
+ * Migrations are listed explicitly rather than globbed from disk so the same
+ * list works under tsx, compiled JS and bundlers. Add new ones at the end.
+ */
+export const migrationsList = [{ name: 'Migration20261126000000_ledger', class: Migration20261126000000_ledger }];
+
+export function ormConfig(databaseUrl: string, overrides: { poolMax?: number } = {}) {
+  return defineConfig({
+    clientUrl: databaseUrl,
+    entities,
+    extensions: [Migrator],
+    migrations: { migrationsList, tableName: 'mikro_orm_migrations', transactional: true, allOrNothing: true },
+    // The schema changes only through committed migrations.
+    ensureDatabase: false,
+    allowGlobalContext: false,
+    debug: false,
+    pool: { min: 0, max: overrides.poolMax ?? 10 },
+    // Timestamps go to and come from PostgreSQL as timestamptz, always UTC.
+    forceUtcTimezone: true,
+  });
+}

@@ -1,0 +1,35 @@
+import { z } from 'zod';
+
+const envSchema = z.object({
+  DATABASE_URL: z.string().url().optional(),
+  REDIS_URL: z.string().url().optional(),
+  HOST: z.string().default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  ADMIN_API_KEY: z.string().min(24, 'ADMIN_API_KEY must be at least 24 characters').optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('ledger'),
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
+  RECONCILE_INTERVAL_MS: z.coerce.number().int().min(200).default(30_000),
+  RETIREMENT_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(8),
+  WORKER_LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(30_000),
+  DB_LOCK_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
+  DATA_DIR: z.string().optional(),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+/** Parsed once at start-up; a bad setting stops the process with the variable's name. */
+export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid environment:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}
+
+export function requireUrl(env: Env, name: 'DATABASE_URL' | 'REDIS_URL'): string {
+  const value = env[name];
+  if (!value) throw new Error(`${name} is not set (npm start sets it for you; npm run server/worker need it)`);
+  return value;
+}

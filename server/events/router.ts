@@ -1,0 +1,22 @@
+import { z } from 'zod';
+import { readAll } from '../credits/event-store.js';
+import { eventView } from '../credits/read.handlers.js';
+import { procedureFor, router } from '../trpc/init.js';
+
+export const eventsRouter = router({
+  /** The global feed: poll with the last position you saw to follow the log. */
+  list: procedureFor('read')
+    .input(
+      z
+        .object({
+          afterPosition: z.string().regex(/^\d{1,19}$/, 'a position: a non-negative integer as a string').default('0'),
+          limit: z.number().int().min(1).max(1000).default(100),
+        })
+        .strict(),
+    )
+    .query(async ({ ctx, input }) => {
+      const events = await readAll(ctx.em, input.afterPosition, input.limit);
+      const last = events.at(-1);
+      return { events: events.map(eventView), nextPosition: last ? last.position : input.afterPosition };
+    }),
+});

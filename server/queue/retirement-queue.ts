@@ -1,0 +1,66 @@
+import { Queue, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { producerConnection } from './redis.js';
+
+export const RETIREMENT_QUEUE = 'retirements';
+
+/** The job carries only the credit ID: the request itself lives in PostgreSQL. */
+export type RetirementJobData = { creditId: string };
+
+export const retirementJobOptions = (creditId: string, attempts: number): JobsOptions => ({
+  // Job ID = credit ID: BullMQ ignores an add whose ID already exists.
+  jobId: creditId,
+  attempts,
+  backoff: { type: 'exponential', delay: 500 },
+  // Bounded retention: PostgreSQL keeps the history, Redis need not.
+  removeOnComplete: { age: 24 * 3600, count: 10_000 },
+  removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
+});
+
+export type LiveJobState = 'queued' | 'processing';
+export type JobSnapshot = { state: LiveJobState | 'completed' | 'failed'; attemptsMade: number; failedReason?: string };
+
+export class RetirementQueue {
+  readonly queue: Queue<RetirementJobData>;
+  private readonly connection: Redis;
+
+  constructor(
+    redisUrl: string,
+    readonly opts: { prefix: string; attempts: number; onError?: (err: Error) => void },
+  ) {
+    this.connection = producerConnection(redisUrl);
+    this.connection.on('error', (err) => opts.onError?.(err));
+    this.queue = new Queue<RetirementJobData>(RETIREMENT_QUEUE, { connection: this.connection, prefix: opts.prefix });
+    this.queue.on('error', (err) => opts.onError?.(err));
+  }
+
+  /**
+   * Makes sure a live job exists for the credit. A finished job with the same
+   * ID would turn `add` into a silent no-op, so it is removed first: its
+   * outcome is already recorded in PostgreSQL.
+   */
+  async ensureJob(creditId: string): Promise<{ jobId: string; added: boolean }> {
+    const existing = await this.queue.getJob(creditId);
+    if (existing) {
+      const state = await existing.getState();
+      if (state !== 'completed' && state !== 'failed' && state !== 'unknown') return { jobId: creditId, added: false };
+      await existing.remove().catch(() => undefined); // a concurrent enqueuer may have removed it already
+    }
+    const job = await this.queue.add('retire', { creditId }, retirementJobOptions(creditId, this.opts.attempts));
+    return { jobId: job.id ?? creditId, added: true };
+  }
+
+  async snapshot(creditId: string): Promise<JobSnapshot | null> {
+    const job = await this.queue.getJob(creditId);
+    if (!job) return null;
+    const state = await job.getState();
+    const mapped: JobSnapshot['state'] =
+      state === 'active' ? 'processing' : state === 'completed' ? 'completed' : state === 'failed' ? 'failed' : 'queued';
+    return { state: mapped, attemptsMade: job.attemptsMade, ...(job.failedReason ? { failedReason: job.failedReason } : {}) };
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close();
+    this.connection.disconnect();
+  }
+}

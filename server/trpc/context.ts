@@ -1,0 +1,37 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Request } from 'express';
+import type { Logger } from 'pino';
+import { resolveKey } from '../auth/api-keys.js';
+import type { Actor } from '../auth/roles.js';
+import type { Orm } from '../db/orm.js';
+import type { RetirementQueue } from '../queue/retirement-queue.js';
+
+/** Long-lived dependencies, built once per process. */
+export type Deps = {
+  orm: Orm;
+  logger: Logger;
+  retirements: RetirementQueue;
+  adminApiKey?: string;
+};
+
+export type Context = Deps & {
+  /** A fork per request: the global EntityManager is never shared. */
+  em: EntityManager;
+  actor: Actor | null;
+  /** Why there is no actor: no Authorization header, or a key we do not honour. */
+  authProblem: 'missing' | 'invalid' | null;
+};
+
+/** The inner context: no HTTP, so tests and scripts can build it from plain values. */
+export function createInnerContext(deps: Deps, actor: Actor | null = null): Context {
+  return { ...deps, em: deps.orm.em.fork() as EntityManager, actor, authProblem: actor ? null : 'missing' };
+}
+
+export async function createRequestContext(deps: Deps, req: Request): Promise<Context> {
+  const ctx = createInnerContext(deps);
+  const header = req.headers.authorization;
+  if (!header) return ctx;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  const actor = match?.[1] ? await resolveKey(ctx.em, match[1], deps.adminApiKey) : null;
+  return { ...ctx, actor, authProblem: actor ? null : 'invalid' };
+}

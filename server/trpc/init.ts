@@ -1,0 +1,56 @@
+import { initTRPC, TRPCError } from '@trpc/server';
+import { ZodError } from 'zod';
+import { ACCESS, type Right } from '../auth/roles.js';
+import { DomainError } from '../credits/errors.js';
+import type { Context } from './context.js';
+import { detailsOf, fieldIssues, toTRPCError } from './errors.js';
+
+const t = initTRPC.context<Context>().create({
+  // Never ship stack traces to callers, whatever NODE_ENV says.
+  isDev: false,
+  errorFormatter({ shape, error }) {
+    const internal = error.code === 'INTERNAL_SERVER_ERROR';
+    const zod = error.cause instanceof ZodError ? error.cause : null;
+    return {
+      // Internal messages may quote SQL or driver details: callers get a generic one.
+      message: internal ? 'Internal server error' : zod ? `Invalid input: ${fieldIssues(zod).map((i) => `${i.path}: ${i.message}`).join('; ')}` : shape.message,
+      code: shape.code,
+      data: {
+        code: shape.data.code,
+        httpStatus: shape.data.httpStatus,
+        path: shape.data.path,
+        ...(zod ? { issues: fieldIssues(zod) } : {}),
+        ...(internal ? {} : detailsOf(error.cause)),
+      },
+    };
+  },
+});
+
+export const router = t.router;
+export const createCallerFactory = t.createCallerFactory;
+/** Domain rule violations thrown anywhere below become their API error codes here. */
+export const publicProcedure = t.procedure.use(async ({ next }) => {
+  const result = await next();
+  if (!result.ok && result.error.cause instanceof DomainError) throw toTRPCError(result.error.cause);
+  return result;
+});
+
+const authedProcedure = publicProcedure.use(({ ctx, next }) => {
+  if (!ctx.actor) {
+    throw new TRPCError({
+      code: 'UNAUTHORIZED',
+      message: ctx.authProblem === 'invalid' ? 'API key is unknown or revoked' : 'missing API key: send Authorization: Bearer <key>',
+    });
+  }
+  return next({ ctx: { ...ctx, actor: ctx.actor } });
+});
+
+/** A procedure only callers holding `right` may use; handlers then know the actor exists. */
+export const procedureFor = (right: Right) =>
+  authedProcedure.use(({ ctx, next }) => {
+    const allowed: readonly string[] = ACCESS[right];
+    if (!allowed.includes(ctx.actor.role)) {
+      throw new TRPCError({ code: 'FORBIDDEN', message: `role '${ctx.actor.role}' may not ${right}; needs one of: ${allowed.join(', ')}` });
+    }
+    return next({ ctx });
+  });

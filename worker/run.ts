@@ -1,0 +1,80 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { Worker } from 'bullmq';
+import type { Logger } from 'pino';
+import type { Orm } from '../server/db/orm.js';
+import { evictionPolicy, workerConnection } from '../server/queue/redis.js';
+import { RETIREMENT_QUEUE, RetirementQueue, type RetirementJobData } from '../server/queue/retirement-queue.js';
+import { reconcile } from './reconciler.js';
+import { createRetirementProcessor } from './retire-credit.js';
+
+export type WorkerOptions = {
+  orm: Orm;
+  logger: Logger;
+  redisUrl: string;
+  prefix: string;
+  concurrency: number;
+  maxAttempts: number;
+  reconcileIntervalMs: number;
+  lockDurationMs: number;
+  lockTimeoutMs: number;
+};
+
+export type RunningWorker = { worker: Worker; reconcileNow(): Promise<void>; close(): Promise<void> };
+
+export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
+  const { logger } = opts;
+  const connection = workerConnection(opts.redisUrl);
+  connection.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  try {
+    const policy = await evictionPolicy(connection);
+    if (policy !== 'noeviction') {
+      logger.warn(
+        { policy },
+        `WARNING: Redis maxmemory-policy is '${policy}'; BullMQ needs 'noeviction' or Redis may silently drop jobs. Run: redis-cli CONFIG SET maxmemory-policy noeviction`,
+      );
+    }
+  } catch (err) {
+    logger.warn({ err: (err as Error).message }, 'could not read Redis maxmemory-policy');
+  }
+
+  const worker = new Worker<RetirementJobData>(RETIREMENT_QUEUE, createRetirementProcessor(opts), {
+    connection,
+    prefix: opts.prefix,
+    concurrency: opts.concurrency,
+    // A worker that dies holds its jobs only this long before another takes them.
+    lockDuration: opts.lockDurationMs,
+    stalledInterval: Math.max(1000, Math.floor(opts.lockDurationMs / 2)),
+    maxStalledCount: 5,
+  });
+  worker.on('error', (err) => logger.warn({ err: err.message }, 'worker error'));
+  worker.on('failed', (job, err) => logger.warn({ creditId: job?.data.creditId, attemptsMade: job?.attemptsMade, err: err.message }, 'retirement attempt failed'));
+
+  const retirements = new RetirementQueue(opts.redisUrl, { prefix: opts.prefix, attempts: opts.maxAttempts });
+  let running: Promise<void> | null = null;
+  const reconcileNow = () => {
+    running ??= reconcile(opts.orm.em.fork() as EntityManager, retirements)
+      .then((r) => {
+        if (r.enqueued > 0) logger.info(r, 'reconciler re-enqueued pending retirements');
+      })
+      .catch((err: Error) => logger.warn({ err: err.message }, 'reconcile failed; will try again'))
+      .finally(() => {
+        running = null;
+      });
+    return running;
+  };
+  const timer = setInterval(() => void reconcileNow(), opts.reconcileIntervalMs);
+  void reconcileNow();
+
+  return {
+    worker,
+    reconcileNow,
+    async close() {
+      clearInterval(timer);
+      // Waits for jobs in flight; takes no new ones meanwhile.
+      await worker.close();
+      await running;
+      await retirements.close();
+      connection.disconnect();
+    },
+  };
+}
