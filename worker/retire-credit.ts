@@ -52,7 +52,7 @@ export function createRetirementProcessor(deps: ProcessorDeps) {
   return async (job: Job<RetirementJobData>): Promise<Outcome> => {
     const { creditId } = job.data;
     const attempt = job.attemptsMade + 1;
-    const em = deps.orm.em.fork() as EntityManager;
+    const em = deps.orm.em.fork();
     try {
       const outcome = await applyLocked(em, creditId, (attempts) => ({ type: 'retire', attempts }), attempt, deps.lockTimeoutMs);
       if (outcome.kind === 'rejected') throw new UnrecoverableError(outcome.reason);
@@ -76,7 +76,7 @@ export function createRetirementProcessor(deps: ProcessorDeps) {
 async function giveUp(deps: ProcessorDeps, creditId: string, cause: unknown, attempt: number): Promise<void> {
   const reason = `gave up after ${attempt} attempts: ${cause instanceof Error ? cause.message : String(cause)}`.slice(0, 1000);
   try {
-    await applyLocked(deps.orm.em.fork() as EntityManager, creditId, (attempts) => ({ type: 'fail_retirement', failedReason: reason, attempts }), attempt, deps.lockTimeoutMs);
+    await applyLocked(deps.orm.em.fork(), creditId, (attempts) => ({ type: 'fail_retirement', failedReason: reason, attempts }), attempt, deps.lockTimeoutMs);
     deps.logger.warn({ creditId, attempt, reason }, 'retirement failed for good');
   } catch (err) {
     deps.logger.error({ err, creditId }, 'could not record the failure; the request stays pending for the reconciler');

@@ -1,4 +1,3 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Orm } from '../server/db/orm.js';
@@ -52,7 +51,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const retirements = new RetirementQueue(opts.redisUrl, { prefix: opts.prefix, attempts: opts.maxAttempts });
   let running: Promise<void> | null = null;
   const reconcileNow = () => {
-    running ??= reconcile(opts.orm.em.fork() as EntityManager, retirements)
+    running ??= reconcile(opts.orm.em.fork(), retirements)
       .then((r) => {
         if (r.enqueued > 0) logger.info(r, 'reconciler re-enqueued pending retirements');
       })

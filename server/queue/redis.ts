@@ -19,6 +19,6 @@ export function workerConnection(url: string): Redis {
 
 /** BullMQ loses jobs under any eviction policy but noeviction. */
 export async function evictionPolicy(redis: Redis): Promise<string | null> {
-  const reply = (await redis.config('GET', 'maxmemory-policy')) as string[];
+  const reply = (await redis.config('GET', 'maxmemory-policy'));
   return reply[1] ?? null;
 }

@@ -24,7 +24,7 @@ export type Context = Deps & {
 
 /** The inner context: no HTTP, so tests and scripts can build it from plain values. */
 export function createInnerContext(deps: Deps, actor: Actor | null = null): Context {
-  return { ...deps, em: deps.orm.em.fork() as EntityManager, actor, authProblem: actor ? null : 'missing' };
+  return { ...deps, em: deps.orm.em.fork(), actor, authProblem: actor ? null : 'missing' };
 }
 
 export async function createRequestContext(deps: Deps, req: Request): Promise<Context> {

@@ -1,5 +1,5 @@
 import { TRPCError } from '@trpc/server';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { DomainError, type DomainErrorCode } from '../credits/errors.js';
 
 const DOMAIN_TO_TRPC: Record<DomainErrorCode, TRPCError['code']> = {

@@ -6,7 +6,7 @@ import { Migration } from '@mikro-orm/migrations';
  * one registry serial, or retire a credit twice.
  */
 export class Migration20261126000000_ledger extends Migration {
-  override async up(): Promise<void> {
+  override up(): void {
     this.addSql(`
       create table events (
         position    bigserial primary key,

@@ -1,0 +1,1 @@
+export { createLedgerClient, type LedgerClient, type LedgerClientOptions } from './ledger-client.js';

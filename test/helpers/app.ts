@@ -1,0 +1,64 @@
+import { inject } from 'vitest';
+import { createLedgerClient, type LedgerClient } from '../../client/index.js';
+import type { Role } from '../../server/auth/roles.js';
+import { loadEnv } from '../../server/env.js';
+import { createLogger } from '../../server/logger.js';
+import { serve } from '../../server/serve.js';
+import { createTestDatabase, testRedisPrefix } from './test-db.js';
+
+export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
+
+export type TestApp = {
+  url: string;
+  databaseUrl: string;
+  redisUrl: string;
+  prefix: string;
+  env: NodeJS.ProcessEnv;
+  admin: LedgerClient;
+  client(apiKey: string): LedgerClient;
+  /** Creates a real API key with the role through the API and returns its client. */
+  as(role: Role): Promise<{ client: LedgerClient; keyId: string; key: string }>;
+  close(): Promise<void>;
+};
+
+/**
+ * The real API on a random port, over its own freshly migrated database and
+ * its own queue prefix, so test files never see each other's data.
+ */
+export async function startTestApp(extraEnv: Record<string, string> = {}): Promise<TestApp> {
+  const db = await createTestDatabase();
+  const redisUrl = extraEnv.REDIS_URL ?? inject('redisUrl');
+  const prefix = testRedisPrefix();
+  const envVars: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: db.url,
+    REDIS_URL: redisUrl,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    ADMIN_API_KEY: ADMIN_KEY,
+    QUEUE_PREFIX: prefix,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ...extraEnv,
+  };
+  const env = loadEnv(envVars);
+  const running = await serve(env, { databaseUrl: db.url, redisUrl }, createLogger('test-api', env.LOG_LEVEL));
+  const client = (apiKey: string) => createLedgerClient({ url: running.url, apiKey });
+  const admin = client(ADMIN_KEY);
+  return {
+    url: running.url,
+    databaseUrl: db.url,
+    redisUrl,
+    prefix,
+    env: envVars,
+    admin,
+    client,
+    async as(role) {
+      const { key, apiKey } = await admin.keys.create.mutate({ name: `test ${role}`, role });
+      return { client: client(key), keyId: apiKey.id, key };
+    },
+    async close() {
+      await running.close();
+      await db.drop();
+    },
+  };
+}

@@ -1,0 +1,44 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+export type WorkerProcess = {
+  proc: ChildProcess;
+  /** Resolves with the exit code (or the signal name) once the process has gone. */
+  exited: Promise<number | string>;
+  output(): string;
+  stop(signal?: NodeJS.Signals): Promise<number | string>;
+};
+
+/** A real worker, `npm run worker`'s entry point, as a separate OS process. */
+export function spawnWorker(env: NodeJS.ProcessEnv, extra: Record<string, string> = {}): WorkerProcess {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'worker/index.ts'], {
+    cwd: repoRoot,
+    env: { ...env, LOG_LEVEL: 'info', ...extra },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | string>((resolve) => proc.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  return {
+    proc,
+    exited,
+    output: () => out,
+    async stop(signal = 'SIGTERM') {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Waits until the worker logged that it started, so tests do not race its start-up. */
+export async function waitForOutput(w: WorkerProcess, pattern: RegExp, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pattern.test(w.output())) {
+    if (Date.now() > deadline) throw new Error(`worker never printed ${pattern}; output:\n${w.output()}`);
+    if (w.proc.exitCode !== null) throw new Error(`worker exited early:\n${w.output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
