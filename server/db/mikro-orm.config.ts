@@ -14,7 +14,8 @@ export function ormConfig(databaseUrl: string, overrides: { poolMax?: number } =
     clientUrl: databaseUrl,
     entities,
     extensions: [Migrator],
-    migrations: { migrationsList, tableName: 'mikro_orm_migrations', transactional: true, allOrNothing: true },
+    // migrate() reports what it applied; umzug's own console lines would only repeat it.
+    migrations: { migrationsList, tableName: 'mikro_orm_migrations', transactional: true, allOrNothing: true, silent: true },
     // The schema changes only through committed migrations.
     ensureDatabase: false,
     allowGlobalContext: false,
