@@ -49,9 +49,12 @@ export async function createCredits(
   });
 
   return em.transactional(async (tx) => {
+    // Rows go in ID order so two overlapping batches take their key locks in
+    // the same order and cannot deadlock each other.
+    const ordered = [...candidates].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const inserted = await insertNewProjections(
       tx,
-      candidates.map((p) => p.row),
+      ordered.map((p) => p.row),
     );
     const fresh = candidates.filter((p) => inserted.has(p.id));
     if (fresh.length > 0) {
