@@ -1,1 +1,29 @@
-export { createLedgerClient, type LedgerClient, type LedgerClientOptions } from './ledger-client.js';
+export {
+  createLedgerClient,
+  type Credit,
+  type CreditHistoryEvent,
+  type LedgerClient,
+  type LedgerClientOptions,
+  type LedgerInputs,
+  type LedgerOutputs,
+  type RetirementStatus,
+} from './ledger-client.js';
+export {
+  ledgerError,
+  ledgerErrorOf,
+  isAlreadyRetired,
+  isBadRequest,
+  isConflict,
+  isForbidden,
+  isInternal,
+  isNetworkError,
+  isNotFound,
+  isPayloadTooLarge,
+  isUnauthorized,
+  type ConflictDetails,
+  type FieldIssue,
+  type LedgerError,
+  type LedgerErrorCode,
+  type LedgerErrorData,
+  type LedgerErrorKind,
+} from './errors.js';

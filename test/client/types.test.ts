@@ -1,0 +1,123 @@
+/*
+ * Compile-time contract of the typed client. The expectTypeOf assertions and
+ * the @ts-expect-error lines are checked by `npm run typecheck` (tsc over
+ * test/): an @ts-expect-error whose line compiles is itself an error. The
+ * `it` below makes the same calls against the real API and checks that the
+ * values at run time are what the types say.
+ */
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
+import { ledgerError, type FieldIssue, type LedgerClient, type LedgerInputs, type LedgerOutputs } from '../../client/index.js';
+import { startTestApp, type TestApp } from '../helpers/app.js';
+
+type RetirementStatusValue = 'not_requested' | 'queued' | 'processing' | 'retired' | 'failed';
+type EventType = 'created' | 'retirement_requested' | 'retirement_failed' | 'retired';
+
+const validCredit = {
+  projectName: 'Typed Mangroves',
+  registry: 'Verra',
+  vintage: 2020,
+  quantity: '12.5',
+  serialNumber: 'VCS-TYPES-0001',
+};
+
+/** Never called: these lines exist for the type checker only. Each must fail to compile. */
+export function wrongInputsDoNotCompile(client: LedgerClient): void {
+  const { registry: _registry, ...withoutRegistry } = validCredit;
+  // @ts-expect-error registry is required
+  void client.credits.create.mutate(withoutRegistry);
+  // @ts-expect-error vintage is a number (only quantity also takes a string)
+  void client.credits.create.mutate({ ...validCredit, vintage: '2020' });
+  // @ts-expect-error quantity is a number or a decimal string, not a boolean
+  void client.credits.create.mutate({ ...validCredit, quantity: true });
+  // @ts-expect-error credits are strict objects: no unknown fields
+  void client.credits.create.mutate({ ...validCredit, colour: 'green' });
+  // @ts-expect-error limit is a number
+  void client.credits.list.query({ limit: 'ten' });
+  // @ts-expect-error status is 'active' or 'retired'
+  void client.credits.list.query({ status: 'pending' });
+  // @ts-expect-error retiring needs a beneficiary
+  void client.credits.retire.mutate({ id: 'cc_0' });
+  // @ts-expect-error there is no such procedure
+  void client.credits.delete.mutate({ id: 'cc_0' }); // eslint-disable-line @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-member-access -- no such member: there is no type to check
+  // @ts-expect-error get is a query, it has no mutate
+  void client.credits.get.mutate({ id: 'cc_0' }); // eslint-disable-line @typescript-eslint/no-unsafe-call -- no such member: there is no type to check
+  // @ts-expect-error create is a mutation, it has no query
+  void client.credits.create.query(validCredit); // eslint-disable-line @typescript-eslint/no-unsafe-call -- no such member: there is no type to check
+}
+
+/** Never called: error data is narrowed by kind. */
+export function errorKindsNarrow(err: unknown): void {
+  const e = ledgerError(err);
+  // @ts-expect-error issues exist only once the kind is known to be BAD_REQUEST
+  void e.issues;
+  if (e.kind === 'BAD_REQUEST') expectTypeOf(e.issues).toEqualTypeOf<FieldIssue[]>();
+  if (e.kind === 'CONFLICT') {
+    expectTypeOf(e.details.existingId).toEqualTypeOf<string | undefined>();
+    expectTypeOf(e.details.differingFields).toEqualTypeOf<string[] | undefined>();
+    expectTypeOf(e.domainCode).toEqualTypeOf<'CREDIT_NOT_FOUND' | 'ALREADY_RETIRED' | 'RETIREMENT_PENDING_DIFFERS' | 'NO_PENDING_RETIREMENT' | undefined>();
+  }
+  if (e.kind === 'NOT_FOUND') expectTypeOf(e.httpStatus).toEqualTypeOf<number>();
+  if (e.kind === 'NETWORK') {
+    // @ts-expect-error a network failure has no server answer to carry a code
+    void e.code;
+  }
+}
+
+describe('typed client', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp();
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it('inputs type as the schemas take them; outputs at run time are what their types say', async () => {
+    expectTypeOf<LedgerInputs['credits']['create']['quantity']>().toEqualTypeOf<string | number>();
+    expectTypeOf<LedgerInputs['credits']['create']['vintage']>().toEqualTypeOf<number>();
+    expectTypeOf<LedgerInputs['credits']['list']>().toEqualTypeOf<{
+      cursor?: string | undefined;
+      limit?: number | undefined;
+      registry?: string | undefined;
+      vintage?: number | undefined;
+      status?: 'active' | 'retired' | undefined;
+      projectName?: string | undefined;
+    }>();
+    expectTypeOf<LedgerOutputs['credits']['get']['events'][number]['position']>().toEqualTypeOf<string>();
+    expectTypeOf<LedgerOutputs['credits']['retirementStatus']['status']>().toEqualTypeOf<RetirementStatusValue>();
+
+    const created = await app.admin.credits.create.mutate({ ...validCredit, quantity: 12.5 });
+    expectTypeOf(created.created).toEqualTypeOf<boolean>();
+    expectTypeOf(created.credit.quantity).toEqualTypeOf<string>();
+    expectTypeOf(created.credit.vintage).toEqualTypeOf<number>();
+    expectTypeOf(created.credit.status).toEqualTypeOf<'active' | 'retired'>();
+    expectTypeOf(created.credit.retiredAt).toEqualTypeOf<string | null>();
+    expect(created.created).toBe(true);
+    // A number in, the canonical decimal string out.
+    expect(created.credit.quantity).toBe('12.5');
+    expect(created.credit.vintage).toBe(2020);
+    expect(created.credit.status).toBe('active');
+    expect(created.credit.retiredAt).toBeNull();
+
+    const again = await app.admin.credits.create.mutate(validCredit);
+    expect(again).toEqual({ credit: created.credit, created: false });
+
+    const got = await app.admin.credits.get.query({ id: created.credit.id });
+    expectTypeOf(got.events).items.toHaveProperty('type').toEqualTypeOf<EventType>();
+    expect(got.credit).toEqual(created.credit);
+    const [first] = got.events;
+    expect(got.events).toHaveLength(1);
+    expect(first?.type).toBe('created');
+    expect(typeof first?.position).toBe('string');
+    expect(first?.position).toMatch(/^[1-9][0-9]*$/);
+    expect(first?.version).toBe(1);
+
+    const status = await app.admin.credits.retirementStatus.query({ id: created.credit.id });
+    expectTypeOf(status.status).toEqualTypeOf<RetirementStatusValue>();
+    expect(status).toEqual({ status: 'not_requested', attempts: 0 });
+
+    const page = await app.admin.credits.list.query({ limit: 10 });
+    expectTypeOf(page.nextCursor).toEqualTypeOf<string | null>();
+    expect(page).toEqual({ items: [created.credit], nextCursor: null });
+  });
+});
