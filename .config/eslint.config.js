@@ -8,7 +8,7 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: true, tsconfigRootDir: new URL('..', import.meta.url).pathname },
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname + '/..' },
     },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',

@@ -1,0 +1,91 @@
+/**
+ * One PostgreSQL and one Redis for the whole test run (unless TEST_DATABASE_URL
+ * / TEST_REDIS_URL name existing ones), and one migrated template database
+ * that every test file clones.
+ */
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { ensureBinaries, startPostgres, startRedis, type PgHandle, type RedisHandle, type ServiceName } from '../../server/dev/local-services.js';
+import { TEMPLATE_DB, databaseUrl, migrateDatabase, quoteIdent, withPgClient } from './test-db.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Superuser URL of the test server; tests create their databases through it. */
+    pgAdminUrl: string;
+    redisUrl: string;
+  }
+}
+
+const log = (msg: string) => console.log(`[test services] ${msg}`);
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const cleanups: Array<() => Promise<void>> = [];
+  const teardown = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((err: unknown) => console.error(err));
+  };
+
+  try {
+    const externalPg = process.env.TEST_DATABASE_URL?.trim() || undefined;
+    const externalRedis = process.env.TEST_REDIS_URL?.trim() || undefined;
+    const needed: ServiceName[] = [];
+    if (!externalPg) needed.push('postgres');
+    if (!externalRedis) needed.push('redis');
+    await ensureBinaries(needed, log);
+
+    // allSettled: teardown must not run while the other server is still starting.
+    const [pg, redis] = await Promise.allSettled([
+      externalPg ? null : throwawayServer('pg', (dataDir) => startPostgres({ dataDir, log, ephemeral: true }), cleanups),
+      externalRedis ? null : throwawayServer('redis', (dataDir) => startRedis({ dataDir, log }), cleanups),
+    ]);
+    if (pg.status === 'rejected') throw pg.reason;
+    if (redis.status === 'rejected') throw redis.reason;
+    const pgAdminUrl = externalPg ?? (pg.value as PgHandle).adminUrl('postgres');
+    const redisUrl = externalRedis ?? (redis.value as RedisHandle).url;
+
+    await buildTemplate(pgAdminUrl);
+    project.provide('pgAdminUrl', pgAdminUrl);
+    project.provide('redisUrl', redisUrl);
+  } catch (err) {
+    await teardown();
+    throw err;
+  }
+  return teardown;
+}
+
+async function throwawayServer<H extends { stop(): Promise<void> }>(
+  name: string,
+  start: (dataDir: string) => Promise<H>,
+  cleanups: Array<() => Promise<void>>,
+): Promise<H> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), `ledger-test-${name}-`));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  // mkdtemp makes it 0700; the postgres OS user must be able to enter it.
+  await chmod(dir, 0o755);
+  const handle = await start(path.join(dir, 'data'));
+  cleanups.push(() => handle.stop());
+  return handle;
+}
+
+/** Rebuilt every run so a changed migration is always what the tests see. */
+async function buildTemplate(adminUrl: string): Promise<void> {
+  const began = Date.now();
+  const template = quoteIdent(TEMPLATE_DB);
+  await withPgClient(adminUrl, async (c) => {
+    const { rows } = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [TEMPLATE_DB]);
+    if (rows.length > 0) {
+      // A template database cannot be dropped until it stops being one.
+      await c.query(`ALTER DATABASE ${template} WITH IS_TEMPLATE false ALLOW_CONNECTIONS true`);
+      await c.query(`DROP DATABASE ${template} WITH (FORCE)`);
+    }
+    await c.query(`CREATE DATABASE ${template}`);
+  });
+  const migrated = await migrateDatabase(databaseUrl(adminUrl, TEMPLATE_DB));
+  await withPgClient(adminUrl, async (c) => {
+    // Cloning fails while anyone is connected to the template, e.g. a pool migrate() left open.
+    await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [TEMPLATE_DB]);
+    await c.query(`ALTER DATABASE ${template} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false`);
+  });
+  log(`template database ${TEMPLATE_DB} ${migrated ? 'migrated' : 'created (unmigrated)'} in ${Date.now() - began} ms`);
+}

@@ -1,0 +1,48 @@
+/**
+ * A PostgreSQL and a Redis owned by one test file, for fault-injection tests
+ * that stop and start servers: doing that to the shared servers would break
+ * every other file running in parallel.
+ */
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { ensureBinaries, startPostgres, startRedis, type PgHandle, type RedisHandle } from '../../server/dev/local-services.js';
+import { migrateDatabase } from './test-db.js';
+
+export interface PrivateStack {
+  pg: PgHandle;
+  redis: RedisHandle;
+  databaseUrl: string;
+  redisUrl: string;
+  /** Stops both servers and deletes their data. */
+  close(): Promise<void>;
+}
+
+export async function startPrivateStack(): Promise<PrivateStack> {
+  await ensureBinaries(['postgres', 'redis']);
+  const root = await mkdtemp(path.join(os.tmpdir(), 'ledger-stack-'));
+  // mkdtemp makes it 0700; the postgres OS user must be able to enter it.
+  await chmod(root, 0o755);
+  const started: Array<PgHandle | RedisHandle> = [];
+  const close = async () => {
+    await Promise.all(started.map((s) => s.stop().catch((err: unknown) => console.error(err))));
+    await rm(root, { recursive: true, force: true });
+  };
+  try {
+    // allSettled: if one server fails, the other must be running (and tracked) before close() runs.
+    const [pgResult, redisResult] = await Promise.allSettled([
+      startPostgres({ dataDir: path.join(root, 'postgres'), ephemeral: true }),
+      startRedis({ dataDir: path.join(root, 'redis') }),
+    ]);
+    for (const r of [pgResult, redisResult]) if (r.status === 'fulfilled') started.push(r.value);
+    if (pgResult.status === 'rejected') throw pgResult.reason;
+    if (redisResult.status === 'rejected') throw redisResult.reason;
+    const pg = pgResult.value;
+    const redis = redisResult.value;
+    await migrateDatabase(pg.url);
+    return { pg, redis, databaseUrl: pg.url, redisUrl: redis.url, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
