@@ -27,3 +27,4 @@ export {
   type LedgerErrorData,
   type LedgerErrorKind,
 } from './errors.js';
+export { retireAndWait, type RetireAndWaitOptions, type RetireAndWaitResult } from './retire-and-wait.js';

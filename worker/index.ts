@@ -1,13 +1,15 @@
 import { initOrm } from '../server/db/orm.js';
 import { loadEnv, requireUrl } from '../server/env.js';
 import { createLogger } from '../server/logger.js';
-import { workerOptionsFromEnv } from './options.js';
+import { testHoldLockMsFromEnv, workerOptionsFromEnv } from './options.js';
 import { startWorker } from './run.js';
 
 const env = loadEnv();
 const logger = createLogger('worker', env.LOG_LEVEL);
 const orm = await initOrm(requireUrl(env, 'DATABASE_URL'), { poolMax: env.WORKER_CONCURRENCY + 2 });
-const running = await startWorker({ ...workerOptionsFromEnv(env), orm, logger, redisUrl: requireUrl(env, 'REDIS_URL') });
+const testHoldLockMs = testHoldLockMsFromEnv();
+if (testHoldLockMs > 0) logger.warn({ testHoldLockMs }, 'TEST-ONLY WORKER_TEST_HOLD_LOCK_MS is set: every attempt pauses holding its row lock');
+const running = await startWorker({ ...workerOptionsFromEnv(env), testHoldLockMs, orm, logger, redisUrl: requireUrl(env, 'REDIS_URL') });
 logger.info({ concurrency: env.WORKER_CONCURRENCY, prefix: env.QUEUE_PREFIX }, 'retirement worker started');
 
 let stopping = false;

@@ -8,3 +8,20 @@ export const workerOptionsFromEnv = (env: Env) => ({
   lockDurationMs: env.WORKER_LOCK_DURATION_MS,
   lockTimeoutMs: env.DB_LOCK_TIMEOUT_MS,
 });
+
+/**
+ * TEST-ONLY fault-injection knob, read straight from the process environment
+ * (it is deliberately not part of server/env.ts's documented settings).
+ * WORKER_TEST_HOLD_LOCK_MS makes every retirement attempt sleep this many
+ * milliseconds right after it has taken the credit's row lock, inside its
+ * transaction, so end-to-end tests can kill or stop a worker while it provably
+ * holds the lock. Unset or 0 (the default) means no pause and no effect.
+ * Never set it in production.
+ */
+export function testHoldLockMsFromEnv(source: NodeJS.ProcessEnv = process.env): number {
+  const raw = source.WORKER_TEST_HOLD_LOCK_MS;
+  if (raw === undefined || raw === '') return 0;
+  const ms = Number(raw);
+  if (!Number.isInteger(ms) || ms < 0) throw new Error(`WORKER_TEST_HOLD_LOCK_MS must be a whole number of milliseconds >= 0, got ${JSON.stringify(raw)}`);
+  return ms;
+}

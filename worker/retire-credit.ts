@@ -18,10 +18,19 @@ type Outcome = { kind: 'retired' } | { kind: 'already_retired' } | { kind: 'reje
  * depends on is read after the lock is held, so a second worker running the
  * same job waits here and then sees the first one's events.
  */
-async function applyLocked(em: EntityManager, creditId: string, command: (attempts: number) => CreditCommand, attempt: number, lockTimeoutMs: number): Promise<Outcome> {
+async function applyLocked(
+  em: EntityManager,
+  creditId: string,
+  command: (attempts: number) => CreditCommand,
+  attempt: number,
+  lockTimeoutMs: number,
+  testHoldLockMs = 0,
+): Promise<Outcome> {
   return em.transactional(async (tx) => {
     await tx.execute(`set local lock_timeout = ${Math.trunc(lockTimeoutMs)}`);
     if (!(await lockCredit(tx, creditId))) return { kind: 'rejected', reason: `credit ${creditId} not found` };
+    // Test-only fault injection (WORKER_TEST_HOLD_LOCK_MS, see options.ts): 0 in production.
+    if (testHoldLockMs > 0) await new Promise((resolve) => setTimeout(resolve, testHoldLockMs));
     const history = await readStream(tx, creditId);
     const state = replay(history);
     let events;
@@ -46,7 +55,13 @@ async function applyLocked(em: EntityManager, creditId: string, command: (attemp
   });
 }
 
-export type ProcessorDeps = { orm: Orm; logger: Logger; lockTimeoutMs: number };
+export type ProcessorDeps = {
+  orm: Orm;
+  logger: Logger;
+  lockTimeoutMs: number;
+  /** Test-only: pause this long holding the row lock on each attempt. Default 0 (no pause). */
+  testHoldLockMs?: number;
+};
 
 export function createRetirementProcessor(deps: ProcessorDeps) {
   return async (job: Job<RetirementJobData>): Promise<Outcome> => {
@@ -54,7 +69,7 @@ export function createRetirementProcessor(deps: ProcessorDeps) {
     const attempt = job.attemptsMade + 1;
     const em = deps.orm.em.fork();
     try {
-      const outcome = await applyLocked(em, creditId, (attempts) => ({ type: 'retire', attempts }), attempt, deps.lockTimeoutMs);
+      const outcome = await applyLocked(em, creditId, (attempts) => ({ type: 'retire', attempts }), attempt, deps.lockTimeoutMs, deps.testHoldLockMs);
       if (outcome.kind === 'rejected') throw new UnrecoverableError(outcome.reason);
       deps.logger.info({ creditId, attempt, outcome: outcome.kind }, 'retirement job done');
       return outcome;
@@ -69,14 +84,27 @@ export function createRetirementProcessor(deps: ProcessorDeps) {
 }
 
 /**
+ * Recording the outcome waits this many times longer for the credit's row lock
+ * than an attempt does. Writing `retirement_failed` needs the same lock the
+ * attempts could not get; with the same short wait it failed whenever the
+ * attempts had failed on lock contention, the request stayed pending, and the
+ * reconciler started a fresh round of attempts, forever: RETIREMENT_MAX_ATTEMPTS
+ * was never honoured and callers never saw a final status.
+ */
+export const GIVE_UP_LOCK_PATIENCE = 10;
+
+/**
  * Out of attempts on a transient fault: record the failure so callers stop
- * waiting. If even that fails (PostgreSQL still down) the request stays
- * pending, and the reconciler will enqueue it again later.
+ * waiting. If even that fails (PostgreSQL still down, or the row lock still
+ * held after the longer wait) the request stays pending, and the reconciler
+ * will enqueue it again later.
  */
 async function giveUp(deps: ProcessorDeps, creditId: string, cause: unknown, attempt: number): Promise<void> {
   const reason = `gave up after ${attempt} attempts: ${cause instanceof Error ? cause.message : String(cause)}`.slice(0, 1000);
+  const lockWaitMs = deps.lockTimeoutMs * GIVE_UP_LOCK_PATIENCE;
+  deps.logger.warn({ creditId, attempt, lockWaitMs }, 'out of attempts; recording the failure');
   try {
-    await applyLocked(deps.orm.em.fork(), creditId, (attempts) => ({ type: 'fail_retirement', failedReason: reason, attempts }), attempt, deps.lockTimeoutMs);
+    await applyLocked(deps.orm.em.fork(), creditId, (attempts) => ({ type: 'fail_retirement', failedReason: reason, attempts }), attempt, lockWaitMs);
     deps.logger.warn({ creditId, attempt, reason }, 'retirement failed for good');
   } catch (err) {
     deps.logger.error({ err, creditId }, 'could not record the failure; the request stays pending for the reconciler');

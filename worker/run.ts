@@ -16,6 +16,8 @@ export type WorkerOptions = {
   reconcileIntervalMs: number;
   lockDurationMs: number;
   lockTimeoutMs: number;
+  /** Test-only fault injection (WORKER_TEST_HOLD_LOCK_MS); leave unset in production. */
+  testHoldLockMs?: number;
 };
 
 export type RunningWorker = { worker: Worker; reconcileNow(): Promise<void>; close(): Promise<void> };

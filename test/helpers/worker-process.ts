@@ -11,6 +11,9 @@ export type WorkerProcess = {
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 };
 
+/** Every worker spawned by this test file that has not exited yet. */
+const live = new Set<WorkerProcess>();
+
 /** A real worker, `npm run worker`'s entry point, as a separate OS process. */
 export function spawnWorker(env: NodeJS.ProcessEnv, extra: Record<string, string> = {}): WorkerProcess {
   const proc = spawn(process.execPath, ['--import', 'tsx', 'worker/index.ts'], {
@@ -22,7 +25,7 @@ export function spawnWorker(env: NodeJS.ProcessEnv, extra: Record<string, string
   proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | string>((resolve) => proc.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
-  return {
+  const worker: WorkerProcess = {
     proc,
     exited,
     output: () => out,
@@ -31,6 +34,14 @@ export function spawnWorker(env: NodeJS.ProcessEnv, extra: Record<string, string
       return exited;
     },
   };
+  live.add(worker);
+  void exited.then(() => live.delete(worker));
+  return worker;
+}
+
+/** SIGKILLs every worker this test file spawned that is still running, and waits until they are gone. For afterAll. */
+export async function killAllWorkers(): Promise<void> {
+  await Promise.all([...live].map((w) => w.stop('SIGKILL')));
 }
 
 /** Waits until the worker logged that it started, so tests do not race its start-up. */
