@@ -17,6 +17,8 @@ export type LedgerErrorKind =
   | 'UNAUTHORIZED'
   | 'FORBIDDEN'
   | 'PAYLOAD_TOO_LARGE'
+  /** The credit is locked by other work right now; the same call may succeed shortly. */
+  | 'BUSY'
   | 'INTERNAL'
   | 'NETWORK';
 
@@ -52,6 +54,7 @@ export type LedgerError =
   | (Answered & { kind: 'UNAUTHORIZED' })
   | (Answered & { kind: 'FORBIDDEN' })
   | (Answered & { kind: 'PAYLOAD_TOO_LARGE' })
+  | (Answered & { kind: 'BUSY'; domainCode?: DomainErrorCode })
   /**
    * The server failed (its message is generic on purpose), or, without
    * `code`, the error never was a ledger answer: a bug or local failure
@@ -82,7 +85,7 @@ const KIND_OF: Record<LedgerErrorCode, Exclude<LedgerErrorKind, 'NETWORK'>> = {
   PRECONDITION_REQUIRED: 'INTERNAL',
   METHOD_NOT_SUPPORTED: 'INTERNAL',
   UNSUPPORTED_MEDIA_TYPE: 'INTERNAL',
-  TOO_MANY_REQUESTS: 'INTERNAL',
+  TOO_MANY_REQUESTS: 'BUSY',
   CLIENT_CLOSED_REQUEST: 'INTERNAL',
   PAYMENT_REQUIRED: 'INTERNAL',
 };
@@ -93,6 +96,7 @@ const DOMAIN_CODES = {
   ALREADY_RETIRED: true,
   RETIREMENT_PENDING_DIFFERS: true,
   NO_PENDING_RETIREMENT: true,
+  CREDIT_BUSY: true,
 } as const satisfies Record<DomainErrorCode, true>;
 
 const isDomainCode = (code: unknown): code is DomainErrorCode => typeof code === 'string' && Object.hasOwn(DOMAIN_CODES, code);
@@ -156,6 +160,8 @@ export function ledgerError(err: unknown): LedgerError {
       return { ...base, kind };
     case 'PAYLOAD_TOO_LARGE':
       return { ...base, kind };
+    case 'BUSY':
+      return { ...base, kind, ...domainCode };
     case 'INTERNAL':
       return { ...base, kind };
     default: {
@@ -179,6 +185,7 @@ export const isBadRequest = (err: unknown): boolean => ledgerError(err).kind ===
 export const isUnauthorized = (err: unknown): boolean => ledgerError(err).kind === 'UNAUTHORIZED';
 export const isForbidden = (err: unknown): boolean => ledgerError(err).kind === 'FORBIDDEN';
 export const isPayloadTooLarge = (err: unknown): boolean => ledgerError(err).kind === 'PAYLOAD_TOO_LARGE';
+export const isBusy = (err: unknown): boolean => ledgerError(err).kind === 'BUSY';
 export const isInternal = (err: unknown): boolean => ledgerError(err).kind === 'INTERNAL';
 export const isNetworkError = (err: unknown): boolean => ledgerError(err).kind === 'NETWORK';
 /** ALREADY_RETIRED conflict: retiring again with any beneficiary will not succeed. */

@@ -13,6 +13,7 @@ export {
   ledgerErrorOf,
   isAlreadyRetired,
   isBadRequest,
+  isBusy,
   isConflict,
   isForbidden,
   isInternal,

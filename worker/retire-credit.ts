@@ -8,6 +8,7 @@ import { lockCredit, projectionOf, saveProjection } from '../server/credits/proj
 import { replay } from '../server/credits/state.js';
 import type { Orm } from '../server/db/orm.js';
 import type { RetirementJobData } from '../server/queue/retirement-queue.js';
+import { describeTransientFault } from './failure-reason.js';
 
 export const WORKER_ACTOR = 'system:retirement-worker';
 
@@ -100,9 +101,9 @@ export const GIVE_UP_LOCK_PATIENCE = 10;
  * will enqueue it again later.
  */
 async function giveUp(deps: ProcessorDeps, creditId: string, cause: unknown, attempt: number): Promise<void> {
-  const reason = `gave up after ${attempt} attempts: ${cause instanceof Error ? cause.message : String(cause)}`.slice(0, 1000);
+  const reason = `gave up after ${attempt} attempts: ${describeTransientFault(cause)}`;
   const lockWaitMs = deps.lockTimeoutMs * GIVE_UP_LOCK_PATIENCE;
-  deps.logger.warn({ creditId, attempt, lockWaitMs }, 'out of attempts; recording the failure');
+  deps.logger.warn({ creditId, attempt, lockWaitMs, err: cause }, 'out of attempts; recording the failure');
   try {
     await applyLocked(deps.orm.em.fork(), creditId, (attempts) => ({ type: 'fail_retirement', failedReason: reason, attempts }), attempt, lockWaitMs);
     deps.logger.warn({ creditId, attempt, reason }, 'retirement failed for good');

@@ -6,7 +6,9 @@ export type DomainErrorCode =
   | 'CREDIT_NOT_FOUND'
   | 'ALREADY_RETIRED'
   | 'RETIREMENT_PENDING_DIFFERS'
-  | 'NO_PENDING_RETIREMENT';
+  | 'NO_PENDING_RETIREMENT'
+  /** The credit's row stayed locked longer than we wait; safe to retry. */
+  | 'CREDIT_BUSY';
 
 export class DomainError extends Error {
   constructor(

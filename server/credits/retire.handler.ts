@@ -1,4 +1,4 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
+import { LockWaitTimeoutException, type EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { RetirementQueue } from '../queue/retirement-queue.js';
 import { withTimeout } from '../queue/with-timeout.js';
@@ -8,8 +8,10 @@ import { appendToStream, headOf, lockLogForAppend, readStream } from './event-st
 import { lockCredit, projectionOf, saveProjection } from './projection.js';
 import { replay } from './state.js';
 
+const isLockTimeout = (err: unknown) => err instanceof LockWaitTimeoutException || (err as { code?: unknown }).code === '55P03';
+
 export type RetireRequest = { id: string; beneficiary: string; reason: string | null };
-type Deps = { em: EntityManager; retirements: RetirementQueue; logger: Logger };
+type Deps = { em: EntityManager; retirements: RetirementQueue; logger: Logger; lockTimeoutMs?: number };
 
 /**
  * Records the request in the credit's own stream first, under the row lock,
@@ -18,7 +20,12 @@ type Deps = { em: EntityManager; retirements: RetirementQueue; logger: Logger };
  */
 export async function requestRetirement(deps: Deps, req: RetireRequest, actor: string, now: Date) {
   const deduplicated = await deps.em.transactional(async (tx) => {
-    if (!(await lockCredit(tx, req.id))) throw new DomainError('CREDIT_NOT_FOUND', `credit ${req.id} not found`);
+    // A stuck lock must cost one caller a retryable error, not the API its connection pool.
+    await tx.execute(`set local lock_timeout = ${Math.trunc(deps.lockTimeoutMs ?? 5000)}`);
+    const locked = await lockCredit(tx, req.id).catch((err: unknown) => {
+      throw isLockTimeout(err) ? new DomainError('CREDIT_BUSY', `credit ${req.id} is busy; retry shortly`) : err;
+    });
+    if (!locked) throw new DomainError('CREDIT_NOT_FOUND', `credit ${req.id} not found`);
     const history = await readStream(tx, req.id);
     const state = replay(history);
     const events = decide({ type: 'request_retirement', beneficiary: req.beneficiary, reason: req.reason }, state);

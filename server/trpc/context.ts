@@ -12,6 +12,8 @@ export type Deps = {
   logger: Logger;
   retirements: RetirementQueue;
   adminApiKey?: string;
+  /** How long a request waits for a credit's row lock before answering CREDIT_BUSY. */
+  lockTimeoutMs?: number;
 };
 
 export type Context = Deps & {

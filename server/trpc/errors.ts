@@ -7,6 +7,7 @@ const DOMAIN_TO_TRPC: Record<DomainErrorCode, TRPCError['code']> = {
   ALREADY_RETIRED: 'CONFLICT',
   RETIREMENT_PENDING_DIFFERS: 'CONFLICT',
   NO_PENDING_RETIREMENT: 'CONFLICT',
+  CREDIT_BUSY: 'TOO_MANY_REQUESTS',
 };
 
 /** The one place domain rule violations become API errors. */

@@ -54,7 +54,7 @@ export function errorKindsNarrow(err: unknown): void {
   if (e.kind === 'CONFLICT') {
     expectTypeOf(e.details.existingId).toEqualTypeOf<string | undefined>();
     expectTypeOf(e.details.differingFields).toEqualTypeOf<string[] | undefined>();
-    expectTypeOf(e.domainCode).toEqualTypeOf<'CREDIT_NOT_FOUND' | 'ALREADY_RETIRED' | 'RETIREMENT_PENDING_DIFFERS' | 'NO_PENDING_RETIREMENT' | undefined>();
+    expectTypeOf(e.domainCode).toEqualTypeOf<'CREDIT_NOT_FOUND' | 'ALREADY_RETIRED' | 'RETIREMENT_PENDING_DIFFERS' | 'NO_PENDING_RETIREMENT' | 'CREDIT_BUSY' | undefined>();
   }
   if (e.kind === 'NOT_FOUND') expectTypeOf(e.httpStatus).toEqualTypeOf<number>();
   if (e.kind === 'NETWORK') {
