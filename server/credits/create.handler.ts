@@ -49,9 +49,10 @@ export async function createCredits(
   });
 
   return em.transactional(async (tx) => {
-    // Rows go in ID order so two overlapping batches take their key locks in
-    // the same order and cannot deadlock each other.
-    const ordered = [...candidates].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    // Rows go in (registry, serial) order so two overlapping batches take their
+    // key locks in the same order and cannot deadlock each other. One ID always
+    // has one serial key, so this orders the primary key's locks as well.
+    const ordered = [...candidates].sort((a, b) => (a.serialKey < b.serialKey ? -1 : a.serialKey > b.serialKey ? 1 : 0));
     const inserted = await insertNewProjections(
       tx,
       ordered.map((p) => p.row),
@@ -74,7 +75,7 @@ export async function createCredits(
         seenFresh.add(p.id);
         return { outcome: 'created', credit: viewOf(p.row) };
       }
-      const same = existing.byId.get(p.id) ?? (freshIds.has(p.id) ? p.row : undefined);
+      const same = existing.byId.get(p.id) ?? fresh.find((f) => f.id === p.id)?.row;
       if (same) return { outcome: 'existing', credit: viewOf(same) };
       const holder = existing.bySerial.get(p.serialKey) ?? fresh.find((f) => f.serialKey === p.serialKey)?.row;
       if (!holder) throw new Error(`credit ${p.id} was neither inserted nor found`);

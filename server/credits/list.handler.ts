@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { TRPCError } from '@trpc/server';
 import { canonicalRegistry } from './canonical-id.js';
+import { CREDIT_ID_PATTERN } from './credit.schema.js';
 import type { ListCreditsInput } from './list.schema.js';
 import { CREDIT_COLUMNS, fromCreditRow, viewOf, type CreditDbRow } from './projection.js';
 
@@ -11,13 +12,21 @@ const encodeCursor = (c: Cursor) => Buffer.from(JSON.stringify([c.createdAt, c.i
 function decodeCursor(raw: string): Cursor {
   try {
     const parsed: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
-    if (Array.isArray(parsed) && typeof parsed[0] === 'string' && typeof parsed[1] === 'string' && !Number.isNaN(Date.parse(parsed[0]))) {
-      return { createdAt: parsed[0], id: parsed[1] };
+    // Only the exact form this server writes: anything Date.parse merely
+    // tolerates could still be out of PostgreSQL's range.
+    const [createdAt, id] = Array.isArray(parsed) ? (parsed as unknown[]) : [];
+    if (typeof createdAt === 'string' && typeof id === 'string' && CREDIT_ID_PATTERN.test(id) && isOwnTimestamp(createdAt)) {
+      return { createdAt, id };
     }
   } catch {
     // fall through to the error below
   }
   throw new TRPCError({ code: 'BAD_REQUEST', message: 'cursor: not a cursor this API returned' });
+}
+
+function isOwnTimestamp(s: string): boolean {
+  const d = new Date(s);
+  return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(s) && !Number.isNaN(d.getTime()) && d.toISOString() === s;
 }
 
 const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);

@@ -4,6 +4,7 @@ import {
   createLedgerClient,
   isAlreadyRetired,
   isBadRequest,
+  isBusy,
   isConflict,
   isForbidden,
   isInternal,
@@ -44,6 +45,7 @@ const GUARDS = {
   UNAUTHORIZED: isUnauthorized,
   FORBIDDEN: isForbidden,
   PAYLOAD_TOO_LARGE: isPayloadTooLarge,
+  BUSY: isBusy,
   INTERNAL: isInternal,
   NETWORK: isNetworkError,
 } satisfies Record<LedgerErrorKind, (err: unknown) => boolean>;

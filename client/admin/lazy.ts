@@ -1,0 +1,11 @@
+/**
+ * The heavy half of the script: MikroORM (~0.5 s to load) and BullMQ
+ * (~0.2 s), and the server modules that pull them in. Commands import this
+ * when they run (`await import('./lazy.js')`), so `--help`, `import` and
+ * `keys` start without loading what they never use.
+ */
+export { IsolationLevel } from '@mikro-orm/postgresql';
+export { findCredits, lockCredit, projectionOf, saveProjection } from '../../server/credits/projection.js';
+export { eventView } from '../../server/credits/read.handlers.js';
+export { CreditStreamCheck, orphanProjection, projectionDiff } from '../../server/ledger-check/verifier.js';
+export { withDatabase, withQueue } from './services.js';

@@ -1,0 +1,59 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { Redis } from 'ioredis';
+import { initOrm, type Orm } from '../../server/db/orm.js';
+import { RetirementQueue } from '../../server/queue/retirement-queue.js';
+import { withTimeout } from '../../server/queue/with-timeout.js';
+import type { QueueConfig } from './config.js';
+import { CliError, EXIT, errorMessage } from './errors.js';
+
+/** Opens PostgreSQL, fails fast (exit 2) when it cannot be reached, and always closes it. */
+export async function withDatabase<T>(url: string, fn: (em: EntityManager, orm: Orm) => Promise<T>): Promise<T> {
+  let orm: Orm;
+  try {
+    orm = await initOrm(url, { poolMax: 4 });
+  } catch (err) {
+    throw new CliError(`cannot open PostgreSQL (DATABASE_URL): ${errorMessage(err)}`, EXIT.usage);
+  }
+  try {
+    const check = await orm.checkConnection();
+    if (!check.ok) throw new CliError(`cannot reach PostgreSQL (DATABASE_URL): ${check.reason}`, EXIT.usage);
+    return await fn(orm.em.fork(), orm);
+  } finally {
+    await orm.close(true);
+  }
+}
+
+const REDIS_CONNECT_TIMEOUT_MS = 3000;
+
+/**
+ * Redis answers before anything else is built: the queue's own connection
+ * retries forever (right for the API and worker, wrong for a CLI).
+ */
+async function checkRedis(url: string): Promise<void> {
+  const probe = new Redis(url, { lazyConnect: true, connectTimeout: REDIS_CONNECT_TIMEOUT_MS, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  let firstError: Error | null = null;
+  probe.on('error', (err: Error) => (firstError ??= err));
+  try {
+    await probe.connect();
+    await probe.ping();
+  } catch (err) {
+    // connect() rejects with "Connection is closed."; the 'error' event has the reason.
+    throw new CliError(`cannot reach Redis (REDIS_URL): ${errorMessage(firstError ?? err)}`, EXIT.usage);
+  } finally {
+    probe.disconnect();
+  }
+}
+
+/** The retirement queue as the API and worker see it; fails fast (exit 2) when Redis is unreachable. */
+export async function withQueue<T>(cfg: QueueConfig, fn: (retirements: RetirementQueue) => Promise<T>): Promise<T> {
+  await checkRedis(cfg.redisUrl);
+  const retirements = new RetirementQueue(cfg.redisUrl, { prefix: cfg.prefix, attempts: cfg.attempts });
+  try {
+    await withTimeout(retirements.queue.waitUntilReady(), REDIS_CONNECT_TIMEOUT_MS, 'connecting to Redis').catch((err: unknown) => {
+      throw new CliError(`cannot reach Redis (REDIS_URL): ${errorMessage(err)}`, EXIT.usage);
+    });
+    return await fn(retirements);
+  } finally {
+    await withTimeout(retirements.close(), 2000, 'closing Redis').catch(() => undefined);
+  }
+}
