@@ -1,3 +1,4 @@
+import type { Pool, PoolClient } from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { retireAndWait, type LedgerClient } from '../../client/index.js';
 import { RetirementQueue } from '../../server/queue/retirement-queue.js';
@@ -5,14 +6,12 @@ import { startTestApp, type TestApp } from '../helpers/app.js';
 import {
   createCredits,
   exactlyOnceReport,
-  openDb,
+  openE2eDb,
   pendingCount,
   retiredEventCount,
   statusesOf,
   waitFor,
   workerEnv,
-  type PgClient,
-  type PgPool,
 } from '../helpers/retirement-e2e.js';
 import { killAllWorkers, spawnWorker, waitForOutput, type WorkerProcess } from '../helpers/worker-process.js';
 
@@ -21,13 +20,13 @@ import { killAllWorkers, spawnWorker, waitForOutput, type WorkerProcess } from '
  * Each test gets its own database and queue prefix, and its own workers.
  */
 
-type Ctx = { app: TestApp; db: PgPool; queue: RetirementQueue; retirer: LedgerClient };
+type Ctx = { app: TestApp; db: Pool; queue: RetirementQueue; retirer: LedgerClient };
 let ctx: Ctx | null = null;
-let holder: PgClient | null = null;
+let holder: PoolClient | null = null;
 
 async function setUp(env: Record<string, string>): Promise<Ctx> {
   const app = await startTestApp(env);
-  const db = openDb(app.databaseUrl);
+  const db = openE2eDb(app.databaseUrl);
   const queue = new RetirementQueue(app.redisUrl, { prefix: app.prefix, attempts: 1 });
   const retirer = (await app.as('retirer')).client;
   ctx = { app, db, queue, retirer };
@@ -209,7 +208,12 @@ describe('after a failed retirement', () => {
       return s.status === 'retired' ? s : undefined;
     });
     // The failed job was replaced by a fresh one, which completed on its first attempt.
-    expect(await c.queue.snapshot(id)).toMatchObject({ state: 'completed', attemptsMade: 1 });
+    // PostgreSQL commits before BullMQ records the completion, so wait for the queue to catch up.
+    const finished = await waitFor('the fresh job to be marked completed', async () => {
+      const snap = await c.queue.snapshot(id);
+      return snap?.state === 'completed' ? snap : undefined;
+    });
+    expect(finished).toMatchObject({ state: 'completed', attemptsMade: 1 });
     const { rows } = await c.db.query<{ type: string }>(`select type from events where credit_id = $1 order by version`, [id]);
     expect(rows.map((r) => r.type)).toEqual(['created', 'retirement_requested', 'retirement_failed', 'retirement_requested', 'retired']);
     expect(await exactlyOnceReport(c.db, [id])).toEqual({ missing: [], doubled: [], unexpected: [] });
