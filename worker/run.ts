@@ -48,9 +48,14 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     maxStalledCount: 5,
   });
   worker.on('error', (err) => logger.warn({ err: err.message }, 'worker error'));
-  worker.on('failed', (job, err) => logger.warn({ creditId: job?.data.creditId, attemptsMade: job?.attemptsMade, err: err.message }, 'retirement attempt failed'));
-
   const retirements = new RetirementQueue(opts.redisUrl, { prefix: opts.prefix, attempts: opts.maxAttempts });
+  worker.on('failed', (job, err) => {
+    logger.warn({ creditId: job?.data.creditId, attemptsMade: job?.attemptsMade, err: err.message }, 'retirement attempt failed');
+    // A new request that arrived while this job was still active could not add
+    // a job (the ID was taken); now that it is finished, give that request one
+    // at once instead of leaving it to the next reconcile.
+    if (job?.finishedOn) void requeueIfPending(opts, retirements, job.data.creditId);
+  });
   let running: Promise<void> | null = null;
   const reconcileNow = () => {
     running ??= reconcile(opts.orm.em.fork(), retirements)
@@ -78,4 +83,16 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
       connection.disconnect();
     },
   };
+}
+
+async function requeueIfPending(opts: WorkerOptions, retirements: RetirementQueue, creditId: string): Promise<void> {
+  try {
+    const rows = await opts.orm.em.fork().execute<{ retirement_state: string }[]>(
+      'select retirement_state from credits where id = ?',
+      [creditId],
+    );
+    if (rows[0]?.retirement_state === 'pending') await retirements.ensureJob(creditId);
+  } catch (err) {
+    opts.logger.warn({ err: (err as Error).message, creditId }, 'could not re-enqueue after a failure; the reconciler will');
+  }
 }
