@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { cliEnv, generatedCredit, runCli, startCli, writeCsv } from '../helpers/cli-run.js';
-import { withPgClient } from '../helpers/test-db.js';
+import { withPgClient } from '../helpers/pg.js';
 
 /*
  * `admin import` as an operator runs it: a subprocess against the real API,

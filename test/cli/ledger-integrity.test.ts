@@ -2,12 +2,13 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import type { Client, QueryResultRow } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CsvParser } from '../../client/admin/csv.js';
 import { eventHash } from '../../server/credits/event-hash.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { cliEnv, generatedCredit, runCli } from '../helpers/cli-run.js';
-import { withPgClient, type PgClient } from '../helpers/test-db.js';
+import { withPgClient } from '../helpers/pg.js';
 
 /*
  * verify, rebuild-projections and export against a real ledger, broken on
@@ -37,11 +38,11 @@ let env: NodeJS.ProcessEnv;
 let dir: string;
 let ids: string[];
 
-const sql = <T extends object = Record<string, unknown>>(text: string, params: unknown[] = []) =>
+const sql = <T extends QueryResultRow = Record<string, unknown>>(text: string, params: unknown[] = []) =>
   withPgClient(app.databaseUrl, async (c) => (await c.query<T>(text, params)).rows);
 
 /** Runs `fn` with the append-only trigger off, in one transaction, and always turns it back on. */
-const withTriggerOff = (fn: (c: PgClient) => Promise<unknown>) =>
+const withTriggerOff = (fn: (c: Client) => Promise<unknown>) =>
   withPgClient(app.databaseUrl, async (c) => {
     await c.query('begin');
     try {

@@ -1,18 +1,19 @@
+import type { Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ledgerError } from '../../client/index.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
-import { createCredits, eventCount, openDb, type PgPool } from '../helpers/retirement-e2e.js';
+import { createCredits, eventCount, openE2eDb } from '../helpers/retirement-e2e.js';
 
 /*
  * A credit whose row lock is held elsewhere (here by the test itself) must
  * cost a retire caller one retryable error, not tie up the API's pool.
  */
 let app: TestApp;
-let db: PgPool;
+let db: Pool;
 
 beforeAll(async () => {
   app = await startTestApp({ DB_LOCK_TIMEOUT_MS: '300' });
-  db = openDb(app.databaseUrl, 4);
+  db = openE2eDb(app.databaseUrl, 4);
 });
 afterAll(async () => {
   await db.end();

@@ -1,20 +1,19 @@
+import type { Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { retireAndWait, type LedgerClient } from '../../client/index.js';
+import { rejectionOf, type ApiError } from '../helpers/api-errors.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import {
   createCredits,
   eventCount,
   exactlyOnceReport,
-  openDb,
+  openE2eDb,
   pendingCount,
-  rejectionOf,
   retiredEventCount,
   settleAll,
   statusesOf,
   waitFor,
   workerEnv,
-  type ApiError,
-  type PgPool,
 } from '../helpers/retirement-e2e.js';
 import { killAllWorkers, spawnWorker, waitForOutput, type WorkerProcess } from '../helpers/worker-process.js';
 
@@ -25,7 +24,7 @@ import { killAllWorkers, spawnWorker, waitForOutput, type WorkerProcess } from '
  */
 
 let app: TestApp;
-let db: PgPool;
+let db: Pool;
 let retirerKey: string;
 let retirer: LedgerClient;
 let auditor: LedgerClient;
@@ -33,7 +32,7 @@ const workers: WorkerProcess[] = [];
 
 beforeAll(async () => {
   app = await startTestApp();
-  db = openDb(app.databaseUrl);
+  db = openE2eDb(app.databaseUrl);
   const r = await app.as('retirer');
   retirerKey = r.key;
   retirer = r.client;

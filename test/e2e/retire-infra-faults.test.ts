@@ -1,3 +1,4 @@
+import type { Pool } from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { retireAndWait, type LedgerClient } from '../../client/index.js';
 import { redisCommand } from '../../server/dev/local-services.js';
@@ -8,14 +9,13 @@ import {
   countOf,
   createCredits,
   exactlyOnceReport,
-  openDb,
+  openE2eDb,
   pendingCount,
   retiredEventCount,
   sleep,
   statusesOf,
   waitFor,
   workerEnv,
-  type PgPool,
 } from '../helpers/retirement-e2e.js';
 import { startPrivateStack } from '../helpers/stack.js';
 import { killAllWorkers, spawnWorker, waitForOutput, type WorkerProcess } from '../helpers/worker-process.js';
@@ -28,7 +28,7 @@ import { killAllWorkers, spawnWorker, waitForOutput, type WorkerProcess } from '
 
 let stack: Awaited<ReturnType<typeof startPrivateStack>>;
 let app: TestApp;
-let db: PgPool;
+let db: Pool;
 let retirer: LedgerClient;
 
 beforeAll(async () => {
@@ -37,7 +37,7 @@ beforeAll(async () => {
     { databaseUrl: stack.databaseUrl, redisUrl: stack.redisUrl },
     { RECONCILE_INTERVAL_MS: '1000', WORKER_LOCK_DURATION_MS: '3000' },
   );
-  db = openDb(stack.databaseUrl);
+  db = openE2eDb(stack.databaseUrl);
   retirer = (await app.as('retirer')).client;
 });
 

@@ -28,10 +28,28 @@ export type TestApp = {
 export async function startTestApp(extraEnv: Record<string, string> = {}): Promise<TestApp> {
   const db = await createTestDatabase();
   const redisUrl = extraEnv.REDIS_URL ?? inject('redisUrl');
-  const prefix = testRedisPrefix();
+  const app = await serveTestApp({ databaseUrl: db.url, redisUrl, prefix: testRedisPrefix() }, extraEnv);
+  return {
+    ...app,
+    async close() {
+      await app.close();
+      await db.drop();
+    },
+  };
+}
+
+/**
+ * The real API on a random port over the database, Redis and queue prefix it
+ * is given, with `extraEnv` on top of the test env. `close` stops the server
+ * and leaves the database and Redis to their owner.
+ */
+export async function serveTestApp(
+  { databaseUrl, redisUrl, prefix }: { databaseUrl: string; redisUrl: string; prefix: string },
+  extraEnv: Record<string, string> = {},
+): Promise<TestApp> {
   const envVars: NodeJS.ProcessEnv = {
     ...process.env,
-    DATABASE_URL: db.url,
+    DATABASE_URL: databaseUrl,
     REDIS_URL: redisUrl,
     PORT: '0',
     HOST: '127.0.0.1',
@@ -41,14 +59,14 @@ export async function startTestApp(extraEnv: Record<string, string> = {}): Promi
     ...extraEnv,
   };
   const env = loadEnv(envVars);
-  const running = await serve(env, { databaseUrl: db.url, redisUrl }, createLogger('test-api', env.LOG_LEVEL));
+  const running = await serve(env, { databaseUrl, redisUrl }, createLogger('test-api', env.LOG_LEVEL));
   const client = (apiKey: string) => createLedgerClient({ url: running.url, apiKey });
   const admin = client(ADMIN_KEY);
   return {
     url: running.url,
-    databaseUrl: db.url,
+    databaseUrl,
     redisUrl,
-    prefix,
+    prefix: env.QUEUE_PREFIX,
     env: envVars,
     admin,
     client,
@@ -56,9 +74,6 @@ export async function startTestApp(extraEnv: Record<string, string> = {}): Promi
       const { key, apiKey } = await admin.keys.create.mutate({ name: `test ${role}`, role });
       return { client: client(key), keyId: apiKey.id, key };
     },
-    async close() {
-      await running.close();
-      await db.drop();
-    },
+    close: () => running.close(),
   };
 }

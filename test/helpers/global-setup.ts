@@ -8,7 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { ensureBinaries, startPostgres, startRedis, type PgHandle, type RedisHandle, type ServiceName } from '../../server/dev/local-services.js';
-import { TEMPLATE_DB, databaseUrl, migrateDatabase, quoteIdent, withPgClient } from './test-db.js';
+import { withPgClient } from './pg.js';
+import { TEMPLATE_DB, databaseUrl, migrateDatabase, quoteIdent } from './test-db.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

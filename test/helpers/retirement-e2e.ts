@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { createRequire } from 'node:module';
-import { TRPCClientError } from '@trpc/client';
+import type { Pool } from 'pg';
 import type { LedgerClient } from '../../client/index.js';
-import type { AppRouter } from '../../server/trpc/root.js';
+import { openDb } from './pg.js';
 
 /*
  * Shared pieces of the asynchronous-retirement end-to-end tests: direct
@@ -10,57 +9,37 @@ import type { AppRouter } from '../../server/trpc/root.js';
  * polling, and credit factories.
  */
 
-// pg ships no type declarations (and @types/pg is not installed): describe the little we use.
-type PgQueryResult<R> = { rows: R[]; rowCount: number | null };
-export type PgClient = {
-  query<R extends object = Record<string, unknown>>(text: string, values?: unknown[]): Promise<PgQueryResult<R>>;
-  release(err?: boolean | Error): void;
-};
-export type PgPool = {
-  query<R extends object = Record<string, unknown>>(text: string, values?: unknown[]): Promise<PgQueryResult<R>>;
-  connect(): Promise<PgClient>;
-  on(event: 'error', listener: (err: Error) => void): void;
-  end(): Promise<void>;
-};
-type PgModule = {
-  Pool: new (config: { connectionString: string; max?: number; application_name?: string; connectionTimeoutMillis?: number }) => PgPool;
-};
-const pg = createRequire(import.meta.url)('pg') as PgModule;
-
 /**
- * A small pool straight to the test database. Errors of idle clients (the
- * server being stopped on purpose) are swallowed so they cannot crash the run;
- * queries still fail loudly.
+ * A small pool straight to the test database (see openDb), named for
+ * pg_stat_activity and quick to give up on a server that is down.
  */
-export function openDb(connectionString: string, max = 3): PgPool {
-  const pool = new pg.Pool({ connectionString, max, application_name: 'e2e-test', connectionTimeoutMillis: 5000 });
-  pool.on('error', () => undefined);
-  return pool;
+export function openE2eDb(connectionString: string, max = 3): Pool {
+  return openDb(connectionString, max, { application_name: 'e2e-test', connectionTimeoutMillis: 5000 });
 }
 
 /** credit_id → number of `retired` events, read from PostgreSQL. */
-export async function retiredCounts(db: PgPool): Promise<Map<string, number>> {
+export async function retiredCounts(db: Pool): Promise<Map<string, number>> {
   const { rows } = await db.query<{ credit_id: string; n: string }>(
     `select credit_id, count(*) as n from events where type = 'retired' group by credit_id`,
   );
   return new Map(rows.map((r) => [r.credit_id, Number(r.n)]));
 }
 
-export async function countOf(db: PgPool, sql: string, params: unknown[] = []): Promise<number> {
+export async function countOf(db: Pool, sql: string, params: unknown[] = []): Promise<number> {
   const { rows } = await db.query<{ n: string }>(sql, params);
   return Number(rows[0]?.n ?? 0);
 }
 
-export const eventCount = (db: PgPool) => countOf(db, 'select count(*) as n from events');
-export const pendingCount = (db: PgPool) => countOf(db, `select count(*) as n from credits where retirement_state = 'pending'`);
-export const retiredEventCount = (db: PgPool, ids: string[]) =>
+export const eventCount = (db: Pool) => countOf(db, 'select count(*) as n from events');
+export const pendingCount = (db: Pool) => countOf(db, `select count(*) as n from credits where retirement_state = 'pending'`);
+export const retiredEventCount = (db: Pool, ids: string[]) =>
   countOf(db, `select count(*) as n from events where type = 'retired' and credit_id = any($1)`, [ids]);
 
 /**
  * Asserts from the database that each credit has exactly one `retired` event
  * and that no other credit in the database got one.
  */
-export async function exactlyOnceReport(db: PgPool, ids: string[]): Promise<{ missing: string[]; doubled: string[]; unexpected: string[] }> {
+export async function exactlyOnceReport(db: Pool, ids: string[]): Promise<{ missing: string[]; doubled: string[]; unexpected: string[] }> {
   const counts = await retiredCounts(db);
   const want = new Set(ids);
   return {
@@ -123,19 +102,6 @@ export async function createCredits(admin: LedgerClient, count: number, tag?: st
     }
   }
   return ids;
-}
-
-export type ApiError = TRPCClientError<AppRouter>;
-
-/** The API error a call failed with; throws if it succeeded or failed with something that is not an API answer. */
-export async function rejectionOf(call: Promise<unknown>): Promise<ApiError> {
-  try {
-    await call;
-  } catch (err) {
-    if (err instanceof TRPCClientError) return err as ApiError;
-    throw err;
-  }
-  throw new Error('expected the call to be refused, but it succeeded');
 }
 
 /** Settles every promise; returns fulfilled values and rejections in input order. */

@@ -3,37 +3,11 @@
  * cloned from the migrated template, and a private BullMQ key prefix.
  */
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { inject } from 'vitest';
+import { withPgClient } from './pg.js';
 
 /** The template global-setup migrates once; cloning it is a file copy, not a migration run. */
 export const TEMPLATE_DB = 'ledger_template';
-
-// `pg` ships no types and @types/pg is not a dependency, so we describe the
-// little we use. It is present as a dependency of @mikro-orm/postgresql.
-export interface PgClient {
-  connect(): Promise<void>;
-  query<Row = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<{ rows: Row[]; rowCount: number | null }>;
-  end(): Promise<void>;
-  on(event: 'error', listener: (err: Error) => void): void;
-}
-interface PgModule {
-  Client: new (config: { connectionString: string; connectionTimeoutMillis?: number }) => PgClient;
-}
-const pg = createRequire(import.meta.url)('pg') as PgModule;
-
-/** Runs `fn` with a connected client and always closes it. */
-export async function withPgClient<T>(url: string, fn: (client: PgClient) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
-  // A server going away mid-test must surface as a failed query, not an uncaught 'error' event.
-  client.on('error', () => {});
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
 
 /** The same server, another database. */
 export function databaseUrl(serverUrl: string, db: string): string {

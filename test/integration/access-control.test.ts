@@ -1,22 +1,17 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { createTRPCClient, httpBatchLink, TRPCClientError } from '@trpc/client';
+import type { Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACCESS, ROLES, type Right, type Role } from '../../server/auth/roles.js';
 import { appRouter, type AppRouter } from '../../server/trpc/root.js';
+import { rejectionOf } from '../helpers/api-errors.js';
 import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
+import { openDb } from '../helpers/pg.js';
 
 /*
  * Every role × every procedure, with real keys made through keys.create, and
  * callers that must not get in at all. Keys live in the database only as hashes.
  */
-
-// pg ships no type declarations (and @types/pg is not installed): describe the little we use.
-type PgPool = {
-  query<R extends object = Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: R[] }>;
-  end(): Promise<void>;
-};
-const { Pool } = createRequire(import.meta.url)('pg') as { Pool: new (config: { connectionString: string; max?: number }) => PgPool };
 
 type Client = TestApp['admin'];
 
@@ -78,7 +73,7 @@ const roleCells = ROLES.flatMap((role) =>
 const keylessCells = (Object.keys(KEYLESS) as Keyless[]).flatMap((caller) => procedures.map((procedure) => ({ caller, procedure })));
 
 let app: TestApp;
-let db: PgPool;
+let db: Pool;
 let fixtures: Fixtures;
 const roleClients = new Map<Role, Client>();
 const keylessClients = new Map<Keyless, Client>();
@@ -89,7 +84,7 @@ const rawClient = (url: string, headers: Record<string, string>) =>
 
 beforeAll(async () => {
   app = await startTestApp();
-  db = new Pool({ connectionString: app.databaseUrl, max: 2 });
+  db = openDb(app.databaseUrl, 2);
 
   for (const role of ROLES) roleClients.set(role, (await app.as(role)).client);
 
@@ -114,16 +109,6 @@ afterAll(async () => {
   await db?.end();
   await app?.close();
 });
-
-async function rejectionOf(call: Promise<unknown>): Promise<TRPCClientError<AppRouter>> {
-  try {
-    await call;
-  } catch (err) {
-    if (err instanceof TRPCClientError) return err as TRPCClientError<AppRouter>;
-    throw err;
-  }
-  throw new Error('expected the call to be refused, but it succeeded');
-}
 
 async function outcomeOf(call: Promise<unknown>): Promise<{ outcome: string; message?: string; httpStatus?: number }> {
   try {
@@ -172,7 +157,7 @@ describe('API keys', () => {
   it('are stored only as SHA-256 hashes: no column of api_keys holds a key', async () => {
     const made = await Promise.all(ROLES.map((role) => app.admin.keys.create.mutate({ name: `hash check ${role}`, role })));
     const keys = [ADMIN_KEY, ...made.map((m) => m.key)];
-    const { rows } = await db.query('select * from api_keys');
+    const { rows } = await db.query<Record<string, unknown>>('select * from api_keys');
     expect(rows.length).toBeGreaterThanOrEqual(made.length);
 
     for (const row of rows) {

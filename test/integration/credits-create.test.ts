@@ -1,10 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { TRPCClientError } from '@trpc/client';
+import type { Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalRegistry, canonicalSerial, creditId } from '../../server/credits/canonical-id.js';
-import type { AppRouter } from '../../server/trpc/root.js';
+import { rejectionOf, type ApiError } from '../helpers/api-errors.js';
 import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
+import { openDb } from '../helpers/pg.js';
 
 /*
  * credits.create and credits.createMany against the real API and database:
@@ -12,30 +13,12 @@ import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
  * must leave both tables untouched.
  */
 
-// pg ships no type declarations (and @types/pg is not installed): describe the little we use.
-type PgQuery = <R extends object = Record<string, unknown>>(text: string, values?: unknown[]) => Promise<{ rows: R[] }>;
-type PgPool = { query: PgQuery; connect(): Promise<{ query: PgQuery; release(): void }>; end(): Promise<void> };
-const { Pool } = createRequire(import.meta.url)('pg') as { Pool: new (config: { connectionString: string; max?: number }) => PgPool };
-
-type ApiError = TRPCClientError<AppRouter>;
-
-/** The error a call failed with; fails the test if it succeeded or failed with something that is not an API answer. */
-async function rejectionOf(call: Promise<unknown>): Promise<ApiError> {
-  try {
-    await call;
-  } catch (err) {
-    if (err instanceof TRPCClientError) return err as ApiError;
-    throw err;
-  }
-  throw new Error('expected the call to be refused, but it succeeded');
-}
-
 let app: TestApp;
-let db: PgPool;
+let db: Pool;
 
 beforeAll(async () => {
   app = await startTestApp();
-  db = new Pool({ connectionString: app.databaseUrl, max: 4 });
+  db = openDb(app.databaseUrl, 4);
 });
 
 afterAll(async () => {

@@ -1,35 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { createRequire } from 'node:module';
-import { TRPCClientError } from '@trpc/client';
+import type { Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CREDIT_COLUMNS } from '../../server/credits/projection.js';
-import type { AppRouter } from '../../server/trpc/root.js';
+import { rejectionOf } from '../helpers/api-errors.js';
 import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
+import { openDb } from '../helpers/pg.js';
 import { spawnWorker, waitForOutput } from '../helpers/worker-process.js';
 
 /*
  * credits.list: keyset paging under concurrent inserts, filters, input
  * bounds, and the query plan PostgreSQL uses for it.
  */
-
-// pg ships no type declarations (and @types/pg is not installed): describe the little we use.
-type PgPool = {
-  query<R extends object = Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: R[] }>;
-  end(): Promise<void>;
-};
-const { Pool } = createRequire(import.meta.url)('pg') as { Pool: new (config: { connectionString: string; max?: number }) => PgPool };
-
-type ApiError = TRPCClientError<AppRouter>;
-
-async function rejectionOf(call: Promise<unknown>): Promise<ApiError> {
-  try {
-    await call;
-  } catch (err) {
-    if (err instanceof TRPCClientError) return err as ApiError;
-    throw err;
-  }
-  throw new Error('expected the call to be refused, but it succeeded');
-}
 
 type Credit = Awaited<ReturnType<TestApp['admin']['credits']['get']['query']>>['credit'];
 type ListInput = Parameters<TestApp['admin']['credits']['list']['query']>[0];
@@ -51,12 +32,12 @@ const byCreatedAtThenId = (a: Credit, b: Credit) =>
 
 describe('paging through 1,000 credits while others are inserted', () => {
   let app: TestApp;
-  let db: PgPool;
+  let db: Pool;
   let seeded: Set<string>;
 
   beforeAll(async () => {
     app = await startTestApp();
-    db = new Pool({ connectionString: app.databaseUrl, max: 2 });
+    db = openDb(app.databaseUrl, 2);
     const items = Array.from({ length: 1000 }, (_, i) => ({
       projectName: `Paging Project ${i}`,
       registry: 'Verra',

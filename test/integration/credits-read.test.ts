@@ -1,26 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { TRPCClientError } from '@trpc/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventHash } from '../../server/credits/event-hash.js';
-import type { AppRouter } from '../../server/trpc/root.js';
+import { rejectionOf } from '../helpers/api-errors.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 
 /*
  * Reading history: credits.get (a credit and its hash-chained events),
  * credits.stateAt (time travel) and events.list (the global feed).
  */
-
-type ApiError = TRPCClientError<AppRouter>;
-
-async function rejectionOf(call: Promise<unknown>): Promise<ApiError> {
-  try {
-    await call;
-  } catch (err) {
-    if (err instanceof TRPCClientError) return err as ApiError;
-    throw err;
-  }
-  throw new Error('expected the call to be refused, but it succeeded');
-}
 
 type FeedEvent = Awaited<ReturnType<TestApp['admin']['events']['list']['query']>>['events'][number];
 

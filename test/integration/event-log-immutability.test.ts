@@ -1,7 +1,8 @@
-import { createRequire } from 'node:module';
+import type { DatabaseError, Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventHash } from '../../server/credits/event-hash.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
+import { openDb } from '../helpers/pg.js';
 
 /*
  * The database itself keeps history: whatever a client with SQL access does,
@@ -9,23 +10,15 @@ import { startTestApp, type TestApp } from '../helpers/app.js';
  * retired twice. Writes here go straight to PostgreSQL, bypassing the API.
  */
 
-// pg ships no type declarations (and @types/pg is not installed): describe the little we use.
-type PgError = Error & { code?: string; constraint?: string };
-type PgPool = {
-  query<R extends object = Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: R[]; rowCount: number | null }>;
-  end(): Promise<void>;
-};
-const { Pool } = createRequire(import.meta.url)('pg') as { Pool: new (config: { connectionString: string; max?: number }) => PgPool };
-
 let app: TestApp;
-let db: PgPool;
+let db: Pool;
 let creditId: string;
 
 type EventRow = { position: string; credit_id: string; version: number; type: string; hash: string; actor: string; payload: unknown };
 
 beforeAll(async () => {
   app = await startTestApp();
-  db = new Pool({ connectionString: app.databaseUrl, max: 2 });
+  db = openDb(app.databaseUrl, 2);
   const { credit } = await app.admin.credits.create.mutate({
     projectName: 'Immutable Project',
     registry: 'Verra',
@@ -42,11 +35,11 @@ afterAll(async () => {
   await app?.close();
 });
 
-async function refusal(sql: string, params: unknown[] = []): Promise<PgError> {
+async function refusal(sql: string, params: unknown[] = []): Promise<DatabaseError> {
   try {
     await db.query(sql, params);
   } catch (err) {
-    return err as PgError;
+    return err as DatabaseError;
   }
   throw new Error(`expected PostgreSQL to refuse: ${sql}`);
 }

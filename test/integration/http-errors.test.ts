@@ -1,28 +1,22 @@
-import { createRequire } from 'node:module';
+import type { Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
+import { openDb } from '../helpers/pg.js';
 
 /*
  * The HTTP edge, spoken to with plain fetch: body size limit, malformed JSON,
  * and error bodies that are JSON and never leak stack traces or SQL.
  */
 
-// pg ships no type declarations (and @types/pg is not installed): describe the little we use.
-type PgPool = {
-  query<R extends object = Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: R[] }>;
-  end(): Promise<void>;
-};
-const { Pool } = createRequire(import.meta.url)('pg') as { Pool: new (config: { connectionString: string; max?: number }) => PgPool };
-
 type ErrorBody = { error: { message: string; code: number; data: { code: string; httpStatus: number; path?: string; issues?: { path: string }[] } } };
 type Answer = { status: number; contentType: string; text: string };
 
 let app: TestApp;
-let db: PgPool;
+let db: Pool;
 
 beforeAll(async () => {
   app = await startTestApp();
-  db = new Pool({ connectionString: app.databaseUrl, max: 2 });
+  db = openDb(app.databaseUrl, 2);
 });
 
 afterAll(async () => {

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBinaries, redisCommand, startPostgres, startRedis, type PgHandle, type RedisHandle } from '../../server/dev/local-services.js';
-import { withPgClient } from '../helpers/test-db.js';
+import { withPgClient } from '../helpers/pg.js';
 
 /** Resolves with the connect error code, or 'connected'. */
 function tryConnect(port: number): Promise<string> {
