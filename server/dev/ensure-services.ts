@@ -4,7 +4,10 @@
  * `dataRoot` so the dev ledger survives restarts.
  */
 import path from 'node:path';
-import { ensureBinaries, startPostgres, startRedis, type Log, type PgHandle, type RedisHandle, type ServiceName } from './local-services.js';
+import { ensureBinaries } from './binaries.js';
+import { startPostgres, type PgHandle } from './postgres-server.js';
+import { startRedis, type RedisHandle } from './redis-server.js';
+import type { Log, ServiceName } from './service-options.js';
 
 export interface Services {
   databaseUrl: string;

@@ -1,7 +1,8 @@
+import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { retireAndWait, type LedgerClient } from '../../client/index.js';
-import { redisCommand } from '../../server/dev/local-services.js';
+import { withRedis } from '../../server/dev/redis-probe.js';
 import { RetirementQueue } from '../../server/queue/retirement-queue.js';
 import type { TestApp } from '../helpers/app.js';
 import { startAppOn } from '../helpers/private-app.js';
@@ -57,7 +58,7 @@ const started = async (w: WorkerProcess) => {
   return w;
 };
 
-const redis = (...args: string[]) => redisCommand(stack.redis.port, args);
+const redis = <T>(fn: (r: Redis) => Promise<T>) => withRedis(stack.redisUrl, fn);
 
 async function requestAll(ids: string[], beneficiary = 'Resilient Fund') {
   const answers = await Promise.all(ids.map((id) => retirer.credits.retire.mutate({ id, beneficiary })));
@@ -85,14 +86,14 @@ const reconciledCount = (w: WorkerProcess) =>
 
 describe('Redis eviction policy', () => {
   it('the worker warns clearly at start-up when maxmemory-policy is not noeviction', async () => {
-    await redis('CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lru');
+    await redis((r) => r.config('SET', 'maxmemory-policy', 'allkeys-lru'));
     try {
       const w = await started(spawnWorker(workerEnv(app.env, 'e2e-policy')));
       expect(w.output()).toMatch(/WARNING: Redis maxmemory-policy is 'allkeys-lru'; BullMQ needs 'noeviction'/);
       expect(w.output()).toMatch(/CONFIG SET maxmemory-policy noeviction/);
       await w.stop('SIGKILL');
     } finally {
-      await redis('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
+      await redis((r) => r.config('SET', 'maxmemory-policy', 'noeviction'));
     }
     // And stays quiet when it is right.
     const quiet = await started(spawnWorker(workerEnv(app.env, 'e2e-policy-ok')));
@@ -107,7 +108,7 @@ describe('FLUSHALL after requests were accepted, before any worker ran', () => {
     const queue = new RetirementQueue(stack.redisUrl, { prefix: app.prefix, attempts: 1 });
     try {
       expect((await Promise.all(ids.map((id) => queue.snapshot(id)))).every((s) => s?.state === 'queued')).toBe(true);
-      expect(await redis('FLUSHALL')).toBe('OK');
+      expect(await redis((r) => r.flushall())).toBe('OK');
       expect(await Promise.all(ids.map((id) => queue.snapshot(id)))).toEqual(ids.map(() => null));
     } finally {
       await queue.close();

@@ -7,7 +7,10 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { ensureBinaries, startPostgres, startRedis, type PgHandle, type RedisHandle, type ServiceName } from '../../server/dev/local-services.js';
+import { ensureBinaries } from '../../server/dev/binaries.js';
+import { startPostgres, type PgHandle } from '../../server/dev/postgres-server.js';
+import { startRedis, type RedisHandle } from '../../server/dev/redis-server.js';
+import type { ServiceName } from '../../server/dev/service-options.js';
 import { withPgClient } from './pg.js';
 import { TEMPLATE_DB, databaseUrl, migrateDatabase, quoteIdent } from './test-db.js';
 

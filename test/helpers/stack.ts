@@ -6,7 +6,9 @@
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ensureBinaries, startPostgres, startRedis, type PgHandle, type RedisHandle } from '../../server/dev/local-services.js';
+import { ensureBinaries } from '../../server/dev/binaries.js';
+import { startPostgres, type PgHandle } from '../../server/dev/postgres-server.js';
+import { startRedis, type RedisHandle } from '../../server/dev/redis-server.js';
 import { migrateDatabase } from './test-db.js';
 
 export interface PrivateStack {

@@ -3,7 +3,10 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBinaries, redisCommand, startPostgres, startRedis, type PgHandle, type RedisHandle } from '../../server/dev/local-services.js';
+import { ensureBinaries } from '../../server/dev/binaries.js';
+import { startPostgres, type PgHandle } from '../../server/dev/postgres-server.js';
+import { withRedis } from '../../server/dev/redis-probe.js';
+import { startRedis, type RedisHandle } from '../../server/dev/redis-server.js';
 import { withPgClient } from '../helpers/pg.js';
 
 /** Resolves with the connect error code, or 'connected'. */
@@ -46,22 +49,22 @@ describe('startRedis', () => {
 
   it('binds to loopback and answers PING', async () => {
     expect(redis.url).toBe(`redis://127.0.0.1:${redis.port}`);
-    expect(await redisCommand(redis.port, ['PING'])).toBe('PONG');
+    expect(await withRedis(redis.url, (r) => r.ping())).toBe('PONG');
   });
 
   it('uses the noeviction policy BullMQ requires', async () => {
-    expect(await redisCommand(redis.port, ['CONFIG', 'GET', 'maxmemory-policy'])).toEqual(['maxmemory-policy', 'noeviction']);
-    expect(await redisCommand(redis.port, ['CONFIG', 'GET', 'appendonly'])).toEqual(['appendonly', 'yes']);
+    expect(await withRedis(redis.url, (r) => r.config('GET', 'maxmemory-policy'))).toEqual(['maxmemory-policy', 'noeviction']);
+    expect(await withRedis(redis.url, (r) => r.config('GET', 'appendonly'))).toEqual(['appendonly', 'yes']);
   });
 
   it('stops, refuses connections, and restarts on the same port with appendonly data intact', async () => {
-    await redisCommand(redis.port, ['SET', 'ledger:survives', 'yes']);
+    await withRedis(redis.url, (r) => r.set('ledger:survives', 'yes'));
     await redis.stop();
     expect(await tryConnect(redis.port)).toBe('ECONNREFUSED');
 
     await redis.start();
-    expect(await redisCommand(redis.port, ['PING'])).toBe('PONG');
-    expect(await redisCommand(redis.port, ['GET', 'ledger:survives'])).toBe('yes');
+    expect(await withRedis(redis.url, (r) => r.ping())).toBe('PONG');
+    expect(await withRedis(redis.url, (r) => r.get('ledger:survives'))).toBe('yes');
   });
 });
 
