@@ -3,18 +3,10 @@ import { CreditEntity, type CreditRow, type RetirementState } from '../db/entiti
 import { canonicalRegistry, canonicalSerial } from './canonical-id.js';
 import type { CreditState } from './state.js';
 
-/** What the API shows of a credit. Timestamps ISO-8601, quantity a decimal string. */
-export type CreditView = {
-  id: string;
-  projectName: string;
-  registry: string;
-  vintage: number;
-  quantity: string;
-  serialNumber: string;
-  status: 'active' | 'retired';
+/** What the API shows of a credit: the projection without its internal keys, timestamps as ISO-8601. */
+export type CreditView = Omit<CreditRow, 'registryKey' | 'serialKey' | 'retirementState' | 'createdAt' | 'retiredAt'> & {
   createdAt: string;
   retiredAt: string | null;
-  version: number;
 };
 
 type ExistingState = Exclude<CreditState, { status: 'absent' }>;
