@@ -1,20 +1,18 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Command } from 'commander';
 import type * as Lazy from './lazy.js';
-import { fromRow, readStream, type StoredEvent } from '../../server/credits/event-store.js';
+import { EVENT_COLUMNS, fromRow, readStream, type EventDbRow, type StoredEvent } from '../../server/credits/event-store.js';
 import { replay } from '../../server/credits/state.js';
 import type { CreditRow } from '../../server/db/entities.js';
 import { databaseUrl, intOption, lockTimeoutMs } from './config.js';
 import { EXIT, errorMessage, type ExitCode } from './errors.js';
 import { formatDuration, Output } from './output.js';
 import { createProgress, type Progress } from './progress.js';
-import { EVENT_COLUMNS } from './verify.js';
 
 /** Set by runRebuild before anything below runs. */
 let lazy: typeof Lazy;
 
 type RebuildOptions = { json?: boolean; batchSize: number; all?: boolean; quiet?: boolean };
-type EventDbRow = Parameters<typeof fromRow>[0];
 
 export type RebuildCounts = {
   /** Credits whose row was rewritten (or written: it was missing) from their events. */

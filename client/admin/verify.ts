@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Command } from 'commander';
 import type * as Lazy from './lazy.js';
-import { fromRow, type StoredEvent } from '../../server/credits/event-store.js';
+import { EVENT_COLUMNS, fromRow, type EventDbRow, type StoredEvent } from '../../server/credits/event-store.js';
 import type { CreditRow } from '../../server/db/entities.js';
 import type { CreditStreamCheck, Inconsistency } from '../../server/ledger-check/verifier.js';
 import { databaseUrl, intOption } from './config.js';
@@ -11,9 +11,6 @@ import { createProgress } from './progress.js';
 
 type VerifyOptions = { json?: boolean; batchSize: number; keepGoing?: boolean; quiet?: boolean };
 
-/** The event columns, as event-store.ts reads them. */
-export const EVENT_COLUMNS = 'position, credit_id, version, type, payload, actor, occurred_at, prev_hash, hash';
-type EventDbRow = Parameters<typeof fromRow>[0];
 
 /** Inconsistencies listed when --keep-going; the count goes on beyond it. */
 const MAX_LISTED = 1000;

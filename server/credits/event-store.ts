@@ -4,7 +4,8 @@ import { eventHash } from './event-hash.js';
 
 export type StoredEvent = RecordedEvent & { position: string; prevHash: string | null; hash: string };
 
-type EventDbRow = {
+/** An `events` row as the driver returns it. */
+export type EventDbRow = {
   position: string;
   credit_id: string;
   version: number;
@@ -16,7 +17,8 @@ type EventDbRow = {
   hash: string;
 };
 
-const COLUMNS = 'position, credit_id, version, type, payload, actor, occurred_at, prev_hash, hash';
+/** Every column of `events`, in the order readers select them. */
+export const EVENT_COLUMNS = 'position, credit_id, version, type, payload, actor, occurred_at, prev_hash, hash';
 
 export function fromRow(r: EventDbRow): StoredEvent {
   return {
@@ -36,17 +38,17 @@ export function fromRow(r: EventDbRow): StoredEvent {
 export async function readStream(em: EntityManager, creditId: string, until?: Date): Promise<StoredEvent[]> {
   const rows = until
     ? await em.execute<EventDbRow[]>(
-        `select ${COLUMNS} from events where credit_id = ? and occurred_at <= ? order by version`,
+        `select ${EVENT_COLUMNS} from events where credit_id = ? and occurred_at <= ? order by version`,
         [creditId, until],
       )
-    : await em.execute<EventDbRow[]>(`select ${COLUMNS} from events where credit_id = ? order by version`, [creditId]);
+    : await em.execute<EventDbRow[]>(`select ${EVENT_COLUMNS} from events where credit_id = ? order by version`, [creditId]);
   return rows.map(fromRow);
 }
 
 /** The global feed in position order: positions are gap-tolerant, never reordered. */
 export async function readAll(em: EntityManager, afterPosition: string, limit: number): Promise<StoredEvent[]> {
   const rows = await em.execute<EventDbRow[]>(
-    `select ${COLUMNS} from events where position > ? order by position limit ?`,
+    `select ${EVENT_COLUMNS} from events where position > ? order by position limit ?`,
     [afterPosition, limit],
   );
   return rows.map(fromRow);
@@ -138,7 +140,7 @@ export async function insertEvents(em: EntityManager, rows: NewEventRow[]): Prom
   ]);
   const inserted = await em.execute<EventDbRow[]>(
     `insert into events (credit_id, version, type, payload, actor, occurred_at, prev_hash, hash)
-     values ${placeholders} returning ${COLUMNS}`,
+     values ${placeholders} returning ${EVENT_COLUMNS}`,
     params,
   );
   return inserted.map(fromRow);
