@@ -77,24 +77,12 @@ export class CsvParser {
             i = j;
             break;
           }
-          if (c === COMMA) {
-            this.endField();
-            i++;
-          } else if (c === LF) {
-            this.endRecord(out);
-            i++;
-          } else if (c === CR) {
-            if (i + 1 === n) {
-              this.pendingCr = true;
-              i++;
-            } else if (text.charCodeAt(i + 1) === LF) {
-              this.endRecord(out);
-              i += 2;
-            } else {
-              this.field += '\r';
-              this.state = State.Unquoted;
-              i++;
-            }
+          const next = this.separator(text, i, out, () => {
+            this.field += '\r';
+            this.state = State.Unquoted;
+          });
+          if (next !== null) {
+            i = next;
           } else {
             // A quote inside an unquoted field.
             this.fail('quote inside an unquoted field (quote the whole field and double the quotes inside it)');
@@ -121,24 +109,12 @@ export class CsvParser {
             this.field += '"';
             this.state = State.Quoted;
             i++;
-          } else if (c === COMMA) {
-            this.endField();
-            i++;
-          } else if (c === LF) {
-            this.endRecord(out);
-            i++;
-          } else if (c === CR) {
-            if (i + 1 === n) {
-              this.pendingCr = true;
-              i++;
-            } else if (text.charCodeAt(i + 1) === LF) {
-              this.endRecord(out);
-              i += 2;
-            } else {
-              this.fail('unexpected character after a closing quote');
-              i++;
-            }
           } else {
+            const next = this.separator(text, i, out, () => this.fail('unexpected character after a closing quote'));
+            if (next !== null) {
+              i = next;
+              break;
+            }
             this.fail('unexpected character after a closing quote');
             i++;
           }
@@ -177,6 +153,35 @@ export class CsvParser {
       this.endRecord(out);
     }
     return out;
+  }
+
+  /**
+   * Handles a comma, LF or CRLF that ends a field at text[i] and returns where
+   * to go on, or null when text[i] is none of them. A CR that is not part of
+   * CRLF means different things in different states, so the caller says what.
+   * A CR at the very end of a chunk waits for the next one.
+   */
+  private separator(text: string, i: number, out: CsvRecord[], loneCr: () => void): number | null {
+    const c = text.charCodeAt(i);
+    if (c === COMMA) {
+      this.endField();
+      return i + 1;
+    }
+    if (c === LF) {
+      this.endRecord(out);
+      return i + 1;
+    }
+    if (c !== CR) return null;
+    if (i + 1 === text.length) {
+      this.pendingCr = true;
+      return i + 1;
+    }
+    if (text.charCodeAt(i + 1) === LF) {
+      this.endRecord(out);
+      return i + 2;
+    }
+    loneCr();
+    return i + 1;
   }
 
   private countLines(s: string) {
