@@ -1,7 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { ApiKeyEntity, type ApiKeyRow } from '../db/entities.js';
-import type { Actor, Role } from './roles.js';
+import { ApiKeyEntity, type ApiKeyRecord } from '../db/entities.js';
+import { jsonView, type JsonView } from '../db/json-view.js';
+import type { Actor } from './roles.js';
 
 export const BOOTSTRAP_ADMIN_ID = 'key_bootstrap_admin';
 
@@ -28,13 +29,7 @@ export async function resolveKey(em: EntityManager, token: string, adminApiKey?:
   return row ? { keyId: row.id, role: row.role } : null;
 }
 
-export type ApiKeyView = { id: string; name: string; role: Role; createdAt: string; createdBy: string; revokedAt: string | null };
+/** A key as admins see it: everything but its hash. */
+export type ApiKeyView = JsonView<Omit<ApiKeyRecord, 'keyHash'>>;
 
-export const keyView = (r: ApiKeyRow): ApiKeyView => ({
-  id: r.id,
-  name: r.name,
-  role: r.role,
-  createdAt: r.createdAt.toISOString(),
-  createdBy: r.createdBy,
-  revokedAt: r.revokedAt ? r.revokedAt.toISOString() : null,
-});
+export const keyView = (r: ApiKeyRecord): ApiKeyView => jsonView(r, ['keyHash']);

@@ -1,10 +1,11 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { CreditRow } from '../db/entities.js';
-import { canonicalRegistry, canonicalSerial, creditId } from './canonical-id.js';
+import type { CreditRecord } from '../db/entities.js';
+import { creditId } from './canonical-id.js';
+import { findByIdOrSerial, insertNewCredits } from './credit-store.js';
 import { decide } from './decider.js';
+import { chained, insertEvents, lockLogForAppend } from './event-store.js';
 import type { CreditFields } from './events.js';
-import { chainedRow, insertEvents, lockLogForAppend } from './event-store.js';
-import { findCredits, insertNewProjections, projectionOf, viewOf, type CreditView } from './projection.js';
+import { creditView, projectionOf, type CreditView } from './projection.js';
 import { initialState, replay } from './state.js';
 
 export type CreateOutcome =
@@ -12,9 +13,10 @@ export type CreateOutcome =
   | { outcome: 'existing'; credit: CreditView }
   | { outcome: 'conflict'; existingId: string; message: string };
 
-type Prepared = { id: string; serialKey: string; row: CreditRow; event: ReturnType<typeof decide>[number] };
+type Prepared = { id: string; serialKey: string; row: CreditRecord; event: ReturnType<typeof decide>[number] };
 
-const serialKeyOf = (f: CreditFields) => JSON.stringify([canonicalRegistry(f.registry), canonicalSerial(f.serialNumber)]);
+/** Registry and serial together: the natural key a credit's row is unique on. */
+const naturalKey = (r: Pick<CreditRecord, 'registryKey' | 'serialKey'>) => JSON.stringify([r.registryKey, r.serialKey]);
 
 function prepare(fields: CreditFields, actor: string, now: Date): Prepared {
   const id = creditId(fields);
@@ -22,7 +24,8 @@ function prepare(fields: CreditFields, actor: string, now: Date): Prepared {
   if (!event) throw new Error('create on an absent credit must produce an event');
   const state = replay([{ ...event, creditId: id, version: 1, actor, occurredAt: now }]);
   if (state.status === 'absent') throw new Error('created event must bring the credit into existence');
-  return { id, serialKey: serialKeyOf(fields), row: projectionOf(state), event };
+  const row = projectionOf(state);
+  return { id, serialKey: naturalKey(row), row, event };
 }
 
 /**
@@ -53,7 +56,7 @@ export async function createCredits(
     // key locks in the same order and cannot deadlock each other. One ID always
     // has one serial key, so this orders the primary key's locks as well.
     const ordered = [...candidates].sort((a, b) => (a.serialKey < b.serialKey ? -1 : a.serialKey > b.serialKey ? 1 : 0));
-    const inserted = await insertNewProjections(
+    const inserted = await insertNewCredits(
       tx,
       ordered.map((p) => p.row),
     );
@@ -62,21 +65,21 @@ export async function createCredits(
       await lockLogForAppend(tx);
       await insertEvents(
         tx,
-        fresh.map((p) => chainedRow(p.id, { version: 0, hash: null }, p.event, { actor, now })),
+        fresh.flatMap((p) => chained(p.id, { version: 0, hash: null }, [p.event], { actor, now })),
       );
     }
 
     const rest = prepared.filter((p) => !inserted.has(p.id));
-    const existing = await findByIdOrSerial(tx, rest);
+    const existing = await existingFor(tx, rest);
     const freshIds = new Set(fresh.map((p) => p.id));
     const seenFresh = new Set<string>();
     return prepared.map((p): CreateOutcome => {
       if (freshIds.has(p.id) && !seenFresh.has(p.id)) {
         seenFresh.add(p.id);
-        return { outcome: 'created', credit: viewOf(p.row) };
+        return { outcome: 'created', credit: creditView(p.row) };
       }
       const same = existing.byId.get(p.id) ?? fresh.find((f) => f.id === p.id)?.row;
-      if (same) return { outcome: 'existing', credit: viewOf(same) };
+      if (same) return { outcome: 'existing', credit: creditView(same) };
       const holder = existing.bySerial.get(p.serialKey) ?? fresh.find((f) => f.serialKey === p.serialKey)?.row;
       if (!holder) throw new Error(`credit ${p.id} was neither inserted nor found`);
       return {
@@ -88,19 +91,18 @@ export async function createCredits(
   });
 }
 
-async function findByIdOrSerial(em: EntityManager, items: Prepared[]) {
-  const byId = new Map<string, CreditRow>();
-  const bySerial = new Map<string, CreditRow>();
-  if (items.length > 0) {
-    const pairs = items.map(() => '(?, ?)').join(', ');
-    const rows = await em.execute<{ id: string }[]>(
-      `select id from credits where id in (?) or (registry_key, serial_key) in (${pairs})`,
-      [items.map((p) => p.id), ...items.flatMap((p) => [p.row.registryKey, p.row.serialKey])],
-    );
-    for (const row of await findCredits(em, rows.map((r) => r.id))) {
-      byId.set(row.id, row);
-      bySerial.set(JSON.stringify([row.registryKey, row.serialKey]), row);
-    }
+/** The committed rows that hold these items' IDs or registry serials. */
+async function existingFor(em: EntityManager, items: Prepared[]) {
+  const byId = new Map<string, CreditRecord>();
+  const bySerial = new Map<string, CreditRecord>();
+  const rows = await findByIdOrSerial(
+    em,
+    items.map((p) => p.id),
+    items.map((p) => p.row),
+  );
+  for (const row of rows) {
+    byId.set(row.id, row);
+    bySerial.set(naturalKey(row), row);
   }
   return { byId, bySerial };
 }

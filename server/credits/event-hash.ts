@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { NewEvent, OmitFromEach } from './events.js';
 
 /**
  * JSON with object keys sorted at every depth. jsonb does not keep key order,
@@ -13,30 +14,13 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
 }
 
-export type HashedFields = {
-  creditId: string;
-  version: number;
-  type: string;
-  payload: unknown;
-  actor: string;
-  occurredAt: Date;
-  prevHash: string | null;
-};
-
 /**
  * SHA-256 over a versioned, unambiguous encoding of the event and the hash of
  * the same credit's previous event: editing any event breaks every later link.
+ * Takes a stored event as well (its position and hash are not hashed), so the
+ * verifier and the writer compute it from the same fields.
  */
-export function eventHash(e: HashedFields): string {
-  const encoded = canonicalJson([
-    'ev-v1',
-    e.creditId,
-    e.version,
-    e.type,
-    e.payload,
-    e.actor,
-    e.occurredAt.toISOString(),
-    e.prevHash,
-  ]);
+export function eventHash(e: OmitFromEach<NewEvent, 'hash'>): string {
+  const encoded = canonicalJson(['ev-v1', e.creditId, e.version, e.type, e.data, e.actor, e.occurredAt.toISOString(), e.prevHash]);
   return createHash('sha256').update(encoded).digest('hex');
 }

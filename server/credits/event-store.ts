@@ -1,57 +1,77 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { CreditEvent, RecordedEvent } from './events.js';
+import { EventEntity, type EventRecord } from '../db/entities.js';
+import { columns, insertValues, selectRows } from '../db/rows.js';
 import { eventHash } from './event-hash.js';
+import type { CreditEvent, NewEvent, StoredEvent } from './events.js';
 
-export type StoredEvent = RecordedEvent & { position: string; prevHash: string | null; hash: string };
+/*
+ * Every query on the `events` table. The log is append-only: nothing here
+ * updates or deletes, and the database refuses it anyway.
+ */
 
-/** An `events` row as the driver returns it. */
-export type EventDbRow = {
-  position: string;
-  credit_id: string;
-  version: number;
-  type: CreditEvent['type'];
-  payload: CreditEvent['data'];
-  actor: string;
-  occurred_at: Date;
-  prev_hash: string | null;
-  hash: string;
-};
+// The domain's StoredEvent and the table's row must have the same fields.
+type SameKeys<A, B> = [keyof A] extends [keyof B] ? ([keyof B] extends [keyof A] ? true : false) : false;
+const sameShape: SameKeys<StoredEvent, EventRecord> = true;
+void sameShape;
 
-/** Every column of `events`, in the order readers select them. */
-export const EVENT_COLUMNS = 'position, credit_id, version, type, payload, actor, occurred_at, prev_hash, hash';
-
-export function fromRow(r: EventDbRow): StoredEvent {
-  return {
-    position: String(r.position),
-    creditId: r.credit_id,
-    version: r.version,
-    type: r.type,
-    data: r.payload,
-    actor: r.actor,
-    occurredAt: new Date(r.occurred_at),
-    prevHash: r.prev_hash,
-    hash: r.hash,
-  } as StoredEvent;
-}
+/** Rows pair `type` and `data` because only the writers below put them there. */
+const selectEvents = (em: EntityManager, where: string, params: unknown[]): Promise<StoredEvent[]> =>
+  selectRows(em, EventEntity, `select ${columns(em, EventEntity)} from events ${where}`, params) as Promise<unknown> as Promise<StoredEvent[]>;
 
 /** One credit's events, oldest first; optionally only those up to an instant. */
-export async function readStream(em: EntityManager, creditId: string, until?: Date): Promise<StoredEvent[]> {
-  const rows = until
-    ? await em.execute<EventDbRow[]>(
-        `select ${EVENT_COLUMNS} from events where credit_id = ? and occurred_at <= ? order by version`,
-        [creditId, until],
-      )
-    : await em.execute<EventDbRow[]>(`select ${EVENT_COLUMNS} from events where credit_id = ? order by version`, [creditId]);
-  return rows.map(fromRow);
+export function readStream(em: EntityManager, creditId: string, until?: Date): Promise<StoredEvent[]> {
+  return until
+    ? selectEvents(em, 'where credit_id = ? and occurred_at <= ? order by version', [creditId, until])
+    : selectEvents(em, 'where credit_id = ? order by version', [creditId]);
+}
+
+/** The streams of several credits, each oldest first; credits without events are absent. */
+export async function readStreams(em: EntityManager, creditIds: string[]): Promise<Map<string, StoredEvent[]>> {
+  const streams = new Map<string, StoredEvent[]>();
+  if (creditIds.length === 0) return streams;
+  for (const e of await selectEvents(em, 'where credit_id in (?) order by credit_id, version', [creditIds])) {
+    const list = streams.get(e.creditId);
+    if (list) list.push(e);
+    else streams.set(e.creditId, [e]);
+  }
+  return streams;
 }
 
 /** The global feed in position order: positions are gap-tolerant, never reordered. */
-export async function readAll(em: EntityManager, afterPosition: string, limit: number): Promise<StoredEvent[]> {
-  const rows = await em.execute<EventDbRow[]>(
-    `select ${EVENT_COLUMNS} from events where position > ? order by position limit ?`,
-    [afterPosition, limit],
+export function readFeed(em: EntityManager, afterPosition: string, limit: number): Promise<StoredEvent[]> {
+  return selectEvents(em, 'where position > ? order by position limit ?', [afterPosition, limit]);
+}
+
+/** The whole log stream by stream, in (credit, version) order, a page at a time: what `verify` walks. */
+export function readByStream(em: EntityManager, after: { creditId: string; version: number } | null, limit: number): Promise<StoredEvent[]> {
+  return after
+    ? selectEvents(em, 'where (credit_id, version) > (?, ?) order by credit_id, version limit ?', [after.creditId, after.version, limit])
+    : selectEvents(em, 'order by credit_id, version limit ?', [limit]);
+}
+
+/** IDs of credits that have a stream, in ID order after `afterId`: every stream starts at version 1. */
+export async function streamIds(em: EntityManager, afterId: string, limit: number): Promise<string[]> {
+  const rows = await em.execute<{ credit_id: string }[]>(
+    'select credit_id from events where version = 1 and credit_id > ? order by credit_id limit ?',
+    [afterId, limit],
   );
-  return rows.map(fromRow);
+  return rows.map((r) => r.credit_id);
+}
+
+/** How many events, or how many streams (credits with events), the log holds. */
+export async function countEvents(em: EntityManager, what: 'events' | 'streams' = 'events'): Promise<number> {
+  const where = what === 'streams' ? 'where version = 1' : '';
+  const [row] = await em.execute<{ n: string }[]>(`select count(*)::text as n from events ${where}`);
+  return Number(row?.n ?? 0);
+}
+
+/** The last position handed out so far ('0' for an empty log), and how many events lie in (after, upTo]. */
+export async function feedExtent(em: EntityManager, after: string): Promise<{ end: string; count: number }> {
+  const [row] = await em.execute<{ end: string; n: string }[]>(
+    `select coalesce(max(position), 0)::text as end, count(*) filter (where position > ?)::text as n from events`,
+    [after],
+  );
+  return { end: row?.end ?? '0', count: Number(row?.n ?? 0) };
 }
 
 export type StreamHead = { version: number; hash: string | null };
@@ -71,77 +91,27 @@ export async function lockLogForAppend(em: EntityManager): Promise<void> {
   await em.execute(`select pg_advisory_xact_lock(7260112)`);
 }
 
-/**
- * Appends events after `head`, chaining their hashes. Must run inside a
- * transaction that has called lockLogForAppend. The (credit_id, version) key
- * turns a lost race into an error instead of a fork in history.
- */
-export async function appendToStream(
-  em: EntityManager,
-  creditId: string,
-  head: StreamHead,
-  events: CreditEvent[],
-  meta: { actor: string; now: Date },
-): Promise<StoredEvent[]> {
-  if (events.length === 0) return [];
-  const rows: NewEventRow[] = [];
+/** The next links of a credit's chain after `head`: versions and prevHash follow from it. */
+export function chained(creditId: string, head: StreamHead, events: CreditEvent[], meta: { actor: string; now: Date }): NewEvent[] {
+  const out: NewEvent[] = [];
   let prev = head;
   for (const event of events) {
-    const row = chainedRow(creditId, prev, event, meta);
-    rows.push(row);
-    prev = { version: row.version, hash: row.hash };
+    const unhashed = { ...event, creditId, version: prev.version + 1, actor: meta.actor, occurredAt: meta.now, prevHash: prev.hash };
+    const next: NewEvent = { ...unhashed, hash: eventHash(unhashed) };
+    out.push(next);
+    prev = next;
   }
-  return insertEvents(em, rows);
+  return out;
 }
 
-/** The next link of a credit's chain: version and prevHash follow from the head. */
-export function chainedRow(
-  creditId: string,
-  head: StreamHead,
-  event: CreditEvent,
-  meta: { actor: string; now: Date },
-): NewEventRow {
-  const base = {
-    creditId,
-    version: head.version + 1,
-    type: event.type,
-    payload: event.data,
-    actor: meta.actor,
-    occurredAt: meta.now,
-    prevHash: head.hash,
-  };
-  return { ...base, hash: eventHash(base) };
-}
-
-export type NewEventRow = {
-  creditId: string;
-  version: number;
-  type: CreditEvent['type'];
-  payload: CreditEvent['data'];
-  actor: string;
-  occurredAt: Date;
-  prevHash: string | null;
-  hash: string;
-};
-
-/** A multi-row insert: one round trip however many events. */
-export async function insertEvents(em: EntityManager, rows: NewEventRow[]): Promise<StoredEvent[]> {
-  if (rows.length === 0) return [];
-  const placeholders = rows.map(() => '(?, ?, ?, ?::jsonb, ?, ?, ?, ?)').join(', ');
-  const params = rows.flatMap((r) => [
-    r.creditId,
-    r.version,
-    r.type,
-    JSON.stringify(r.payload),
-    r.actor,
-    r.occurredAt,
-    r.prevHash,
-    r.hash,
-  ]);
-  const inserted = await em.execute<EventDbRow[]>(
-    `insert into events (credit_id, version, type, payload, actor, occurred_at, prev_hash, hash)
-     values ${placeholders} returning ${EVENT_COLUMNS}`,
-    params,
-  );
-  return inserted.map(fromRow);
+/**
+ * Inserts new events in one round trip. Must run inside a transaction that
+ * has called lockLogForAppend. The (credit_id, version) key turns a lost race
+ * into an error instead of a fork in history.
+ */
+export async function insertEvents(em: EntityManager, events: NewEvent[]): Promise<StoredEvent[]> {
+  if (events.length === 0) return [];
+  const { sql, params } = insertValues(em, EventEntity, events as Partial<EventRecord>[]);
+  const rows = await selectRows(em, EventEntity, `insert into events ${sql} returning ${columns(em, EventEntity)}`, params);
+  return rows as unknown as StoredEvent[];
 }

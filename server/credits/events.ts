@@ -28,7 +28,7 @@ export type CreditRetired = {
   data: {
     beneficiary: string;
     reason: string | null;
-    /** Key ID that asked for the retirement (the worker is the event's actor). */
+    /** Key ID that asked for the retirement; it is also the event's actor (the worker acts on its behalf). */
     requestedBy: string;
     requestedAt: string;
     /** Worker attempts it took, transient failures included. */
@@ -46,3 +46,17 @@ export type RecordedEvent = CreditEvent & {
   actor: string;
   occurredAt: Date;
 };
+
+/** A recorded event with its place in the log and its link in the credit's hash chain. */
+export type StoredEvent = RecordedEvent & {
+  /** bigint as a decimal string */
+  position: string;
+  prevHash: string | null;
+  hash: string;
+};
+
+/** `Omit` for each member of a union, so the type/data pairing of events survives it. */
+export type OmitFromEach<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** An event about to be appended: the database gives it its position. */
+export type NewEvent = OmitFromEach<StoredEvent, 'position'>;

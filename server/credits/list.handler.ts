@@ -3,7 +3,8 @@ import { TRPCError } from '@trpc/server';
 import { canonicalRegistry } from './canonical-id.js';
 import { CREDIT_ID_PATTERN } from './credit.schema.js';
 import type { ListCreditsInput } from './list.schema.js';
-import { CREDIT_COLUMNS, fromCreditRow, viewOf, type CreditDbRow } from './projection.js';
+import { pageCredits } from './credit-store.js';
+import { creditView } from './projection.js';
 
 type Cursor = { createdAt: string; id: string };
 
@@ -29,45 +30,28 @@ function isOwnTimestamp(s: string): boolean {
   return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(s) && !Number.isNaN(d.getTime()) && d.toISOString() === s;
 }
 
-const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
-
 /**
  * Keyset pagination over (created_at, id), a total order: each page starts
  * strictly after the last row of the previous one, so rows inserted while a
  * client pages can never shift, duplicate or hide the rows it has not seen.
  */
 export async function listCredits(em: EntityManager, input: ListCreditsInput) {
-  const where: string[] = [];
-  const params: unknown[] = [];
-  if (input.cursor) {
-    const c = decodeCursor(input.cursor);
-    where.push('(created_at, id) > (?::timestamptz, ?)');
-    params.push(c.createdAt, c.id);
-  }
-  if (input.registry !== undefined) {
-    where.push('registry_key = ?');
-    params.push(canonicalRegistry(input.registry));
-  }
-  if (input.vintage !== undefined) {
-    where.push('vintage = ?');
-    params.push(input.vintage);
-  }
-  if (input.status !== undefined) {
-    where.push('status = ?');
-    params.push(input.status);
-  }
-  if (input.projectName !== undefined) {
-    where.push(`project_name ilike ? escape '\\'`);
-    params.push(`%${escapeLike(input.projectName)}%`);
-  }
-  const sql = `select ${CREDIT_COLUMNS} from credits ${where.length ? `where ${where.join(' and ')}` : ''}
-    order by created_at, id limit ?`;
   // One extra row tells whether another page exists without a count query.
-  const rows = (await em.execute<CreditDbRow[]>(sql, [...params, input.limit + 1])).map(fromCreditRow);
+  const rows = await pageCredits(
+    em,
+    {
+      ...(input.cursor ? { after: decodeCursor(input.cursor) } : {}),
+      ...(input.registry !== undefined ? { registryKey: canonicalRegistry(input.registry) } : {}),
+      ...(input.vintage !== undefined ? { vintage: input.vintage } : {}),
+      ...(input.status !== undefined ? { status: input.status } : {}),
+      ...(input.projectName !== undefined ? { projectNameContains: input.projectName } : {}),
+    },
+    input.limit + 1,
+  );
   const page = rows.slice(0, input.limit);
   const last = page.at(-1);
   return {
-    items: page.map(viewOf),
+    items: page.map(creditView),
     nextCursor: rows.length > input.limit && last ? encodeCursor({ createdAt: last.createdAt.toISOString(), id: last.id }) : null,
   };
 }

@@ -1,13 +1,12 @@
-import { LockMode, type EntityManager } from '@mikro-orm/postgresql';
-import { CreditEntity, type CreditRow, type RetirementState } from '../db/entities.js';
+import type { CreditRecord, RetirementState } from '../db/entities.js';
+import { jsonView, type JsonView } from '../db/json-view.js';
 import { canonicalRegistry, canonicalSerial } from './canonical-id.js';
 import type { CreditState } from './state.js';
 
-/** What the API shows of a credit: the projection without its internal keys, timestamps as ISO-8601. */
-export type CreditView = Omit<CreditRow, 'registryKey' | 'serialKey' | 'retirementState' | 'createdAt' | 'retiredAt'> & {
-  createdAt: string;
-  retiredAt: string | null;
-};
+/*
+ * The credits table as a pure function of a credit's events: what its row
+ * must hold, how a stored row differs from that, and what the API shows.
+ */
 
 type ExistingState = Exclude<CreditState, { status: 'absent' }>;
 
@@ -18,7 +17,7 @@ function retirementStateOf(state: ExistingState): RetirementState {
 }
 
 /** The projection row is a pure function of the replayed state. */
-export function projectionOf(state: ExistingState): CreditRow {
+export function projectionOf(state: ExistingState): CreditRecord {
   return {
     id: state.id,
     ...state.fields,
@@ -32,113 +31,29 @@ export function projectionOf(state: ExistingState): CreditRow {
   };
 }
 
-export function viewOf(row: Pick<CreditRow, keyof CreditView>): CreditView {
-  return {
-    id: row.id,
-    projectName: row.projectName,
-    registry: row.registry,
-    vintage: row.vintage,
-    quantity: row.quantity,
-    serialNumber: row.serialNumber,
-    status: row.status,
-    createdAt: row.createdAt.toISOString(),
-    retiredAt: row.retiredAt ? row.retiredAt.toISOString() : null,
-    version: row.version,
-  };
-}
+const show = (v: unknown): string => (v instanceof Date ? v.toISOString() : JSON.stringify(v));
 
-export type CreditDbRow = {
-  id: string;
-  project_name: string;
-  registry: string;
-  vintage: number;
-  quantity: string;
-  serial_number: string;
-  registry_key: string;
-  serial_key: string;
-  status: 'active' | 'retired';
-  retirement_state: RetirementState;
-  created_at: Date;
-  retired_at: Date | null;
-  version: number;
+const sameValue = (a: unknown, b: unknown): boolean => {
+  if (a instanceof Date || b instanceof Date) return a instanceof Date && b instanceof Date && a.getTime() === b.getTime();
+  // Decimals are text on both sides; a hand-edited row may still hold a number.
+  return a === b || ((typeof a === 'number' || typeof b === 'number') && `${a as string | number}` === `${b as string | number}`);
 };
 
-export const CREDIT_COLUMNS =
-  'id, project_name, registry, vintage, quantity, serial_number, registry_key, serial_key, status, retirement_state, created_at, retired_at, version';
+export type ColumnDiff = { column: keyof CreditRecord; expected: string; actual: string };
 
-export function fromCreditRow(r: CreditDbRow): CreditRow {
-  return {
-    id: r.id,
-    projectName: r.project_name,
-    registry: r.registry,
-    vintage: r.vintage,
-    quantity: String(r.quantity),
-    serialNumber: r.serial_number,
-    registryKey: r.registry_key,
-    serialKey: r.serial_key,
-    status: r.status,
-    retirementState: r.retirement_state,
-    createdAt: new Date(r.created_at),
-    retiredAt: r.retired_at ? new Date(r.retired_at) : null,
-    version: r.version,
-  };
+/** The columns where `actual` differs from `expected`, with both values; [] when equal. */
+export function projectionDiff(expected: CreditRecord, actual: CreditRecord): ColumnDiff[] {
+  const diffs: ColumnDiff[] = [];
+  for (const column of Object.keys(expected) as (keyof CreditRecord)[]) {
+    if (!sameValue(expected[column], actual[column])) diffs.push({ column, expected: show(expected[column]), actual: show(actual[column]) });
+  }
+  return diffs;
 }
 
-const rowParams = (p: CreditRow) => [
-  p.id,
-  p.projectName,
-  p.registry,
-  p.vintage,
-  p.quantity,
-  p.serialNumber,
-  p.registryKey,
-  p.serialKey,
-  p.status,
-  p.retirementState,
-  p.createdAt,
-  p.retiredAt,
-  p.version,
-];
+/** Internal keys the API never shows. */
+const HIDDEN = ['registryKey', 'serialKey', 'retirementState'] as const;
 
-/**
- * Inserts new projection rows, skipping any that collide on the ID or on
- * (registry, serial). A collision with an uncommitted row waits for it, so
- * the caller learns the committed outcome. Returns the IDs actually inserted.
- */
-export async function insertNewProjections(em: EntityManager, rows: CreditRow[]): Promise<Set<string>> {
-  if (rows.length === 0) return new Set();
-  const values = rows.map(() => '(?, ?, ?, ?, ?::numeric, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
-  const inserted = await em.execute<{ id: string }[]>(
-    `insert into credits (${CREDIT_COLUMNS}) values ${values} on conflict do nothing returning id`,
-    rows.flatMap(rowParams),
-  );
-  return new Set(inserted.map((r) => r.id));
-}
+/** A credit as the API shows it: its projection without internal keys, timestamps as ISO-8601. */
+export type CreditView = JsonView<Omit<CreditRecord, (typeof HIDDEN)[number]>>;
 
-/** Overwrites one credit's projection with the replay of its events. */
-export async function saveProjection(em: EntityManager, row: CreditRow): Promise<void> {
-  await em.execute(
-    `insert into credits (${CREDIT_COLUMNS}) values (?, ?, ?, ?, ?::numeric, ?, ?, ?, ?, ?, ?, ?, ?)
-     on conflict (id) do update set
-       project_name = excluded.project_name, registry = excluded.registry, vintage = excluded.vintage,
-       quantity = excluded.quantity, serial_number = excluded.serial_number,
-       registry_key = excluded.registry_key, serial_key = excluded.serial_key,
-       status = excluded.status, retirement_state = excluded.retirement_state,
-       created_at = excluded.created_at, retired_at = excluded.retired_at, version = excluded.version`,
-    rowParams(row),
-  );
-}
-
-export async function findCredits(em: EntityManager, ids: string[]): Promise<CreditRow[]> {
-  if (ids.length === 0) return [];
-  const rows = await em.execute<CreditDbRow[]>(`select ${CREDIT_COLUMNS} from credits where id in (?)`, [ids]);
-  return rows.map(fromCreditRow);
-}
-
-/**
- * SELECT … FOR UPDATE on the credit's projection row: whoever holds it is the
- * only writer of that credit's stream until the transaction ends.
- */
-export async function lockCredit(em: EntityManager, id: string): Promise<CreditRow | null> {
-  return em.findOne(CreditEntity, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE, disableIdentityMap: true });
-}
+export const creditView = (row: CreditRecord): CreditView => jsonView(row, HIDDEN);

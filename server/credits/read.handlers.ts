@@ -1,38 +1,22 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { jsonView, type JsonView } from '../db/json-view.js';
+import { findCredits } from './credit-store.js';
 import { DomainError } from './errors.js';
-import { readStream, type StoredEvent } from './event-store.js';
-import { findCredits, projectionOf, viewOf, type CreditView } from './projection.js';
+import { readStream } from './event-store.js';
+import type { StoredEvent } from './events.js';
+import { creditView, projectionOf, type CreditView } from './projection.js';
 import { replay } from './state.js';
 
-export type EventView = {
-  position: string;
-  creditId: string;
-  version: number;
-  type: StoredEvent['type'];
-  data: StoredEvent['data'];
-  actor: string;
-  occurredAt: string;
-  prevHash: string | null;
-  hash: string;
-};
+/** An event as the API shows it: every field of the log row, `occurredAt` as ISO-8601. */
+export type EventView = JsonView<StoredEvent>;
 
-export const eventView = (e: StoredEvent): EventView => ({
-  position: e.position,
-  creditId: e.creditId,
-  version: e.version,
-  type: e.type,
-  data: e.data,
-  actor: e.actor,
-  occurredAt: e.occurredAt.toISOString(),
-  prevHash: e.prevHash,
-  hash: e.hash,
-});
+export const eventView = (e: StoredEvent): EventView => jsonView(e);
 
 export async function getCredit(em: EntityManager, id: string): Promise<{ credit: CreditView; events: EventView[] }> {
   const [row] = await findCredits(em, [id]);
   if (!row) throw new DomainError('CREDIT_NOT_FOUND', `credit ${id} not found`);
   const events = await readStream(em, id);
-  return { credit: viewOf(row), events: events.map(eventView) };
+  return { credit: creditView(row), events: events.map(eventView) };
 }
 
 /** Time travel: the credit as its own events said it was at `at`. */
@@ -42,7 +26,7 @@ export async function creditStateAt(em: EntityManager, id: string, at: Date) {
   if (state.status === 'absent') throw new DomainError('CREDIT_NOT_FOUND', `credit ${id} did not exist at ${at.toISOString()}`);
   return {
     at: at.toISOString(),
-    credit: viewOf(projectionOf(state)),
+    credit: creditView(projectionOf(state)),
     retirementPending: state.status === 'active' && state.pending !== null,
   };
 }

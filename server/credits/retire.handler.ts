@@ -1,17 +1,15 @@
-import { LockWaitTimeoutException, type EntityManager } from '@mikro-orm/postgresql';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { RetirementQueue } from '../queue/retirement-queue.js';
 import { withTimeout } from '../queue/with-timeout.js';
+import { handleCommand } from './command-handler.js';
 import { decide } from './decider.js';
 import { DomainError } from './errors.js';
-import { appendToStream, headOf, lockLogForAppend, readStream } from './event-store.js';
-import { lockCredit, projectionOf, saveProjection } from './projection.js';
+import { readStream } from './event-store.js';
 import { replay } from './state.js';
 
-const isLockTimeout = (err: unknown) => err instanceof LockWaitTimeoutException || (err as { code?: unknown }).code === '55P03';
-
 export type RetireRequest = { id: string; beneficiary: string; reason: string | null };
-type Deps = { em: EntityManager; retirements: RetirementQueue; logger: Logger; lockTimeoutMs?: number };
+type Deps = { em: EntityManager; retirements: RetirementQueue; logger: Logger; lockTimeoutMs: number };
 
 /**
  * Records the request in the credit's own stream first, under the row lock,
@@ -19,23 +17,13 @@ type Deps = { em: EntityManager; retirements: RetirementQueue; logger: Logger; l
  * durable, and the reconciler enqueues it later: accepted means never lost.
  */
 export async function requestRetirement(deps: Deps, req: RetireRequest, actor: string, now: Date) {
-  const deduplicated = await deps.em.transactional(async (tx) => {
-    // A stuck lock must cost one caller a retryable error, not the API its connection pool.
-    await tx.execute(`set local lock_timeout = ${Math.trunc(deps.lockTimeoutMs ?? 5000)}`);
-    const locked = await lockCredit(tx, req.id).catch((err: unknown) => {
-      throw isLockTimeout(err) ? new DomainError('CREDIT_BUSY', `credit ${req.id} is busy; retry shortly`) : err;
-    });
-    if (!locked) throw new DomainError('CREDIT_NOT_FOUND', `credit ${req.id} not found`);
-    const history = await readStream(tx, req.id);
-    const state = replay(history);
-    const events = decide({ type: 'request_retirement', beneficiary: req.beneficiary, reason: req.reason }, state);
-    if (events.length === 0) return true;
-    await lockLogForAppend(tx);
-    const appended = await appendToStream(tx, req.id, headOf(history), events, { actor, now });
-    const next = replay(appended, state);
-    if (next.status !== 'absent') await saveProjection(tx, projectionOf(next));
-    return false;
-  });
+  const { appended } = await handleCommand(
+    deps.em,
+    req.id,
+    (state) => ({ events: decide({ type: 'request_retirement', beneficiary: req.beneficiary, reason: req.reason }, state), actor }),
+    { lockTimeoutMs: deps.lockTimeoutMs, now },
+  );
+  const deduplicated = appended.length === 0;
 
   let status: 'queued' | 'processing' = 'queued';
   try {

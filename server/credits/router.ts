@@ -1,7 +1,7 @@
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { procedureFor, router } from '../trpc/init.js';
-import { conflict } from '../trpc/errors.js';
+import { conflict, fieldIssues } from '../trpc/errors.js';
 import { createCredits } from './create.handler.js';
 import { createCreditInput, creditIdSchema, retireCreditInput } from './credit.schema.js';
 import { listCreditsInput } from './list.schema.js';
@@ -35,7 +35,7 @@ export const creditsRouter = router({
             return {
               index,
               outcome: 'invalid' as const,
-              issues: p.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
+              issues: fieldIssues(p.error),
             };
           }
           const o = byIndex.get(index);

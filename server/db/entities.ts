@@ -1,96 +1,86 @@
-import { EntitySchema } from '@mikro-orm/core';
+import { defineEntity, type InferEntity, type Opt } from '@mikro-orm/core';
 import type { Role } from '../auth/roles.js';
+import type { CreditEvent } from '../credits/events.js';
+
+/*
+ * The one description of each table's row. Types are inferred from these
+ * definitions; the raw-SQL store modules (one per table) select and insert
+ * the columns named here and map rows back through the same metadata
+ * (server/db/rows.ts), so no row shape is written out twice. The schema itself
+ * comes from the committed migrations.
+ */
+
+const p = defineEntity.properties;
+
+/**
+ * A row's columns as a plain object type: the inferred entity type also
+ * carries MikroORM's symbol-keyed markers and `Opt` brands, which are of no
+ * use to code that reads or writes rows and would leak into the API's types.
+ */
+type Row<E> = { [K in keyof E as K extends string ? K : never]-?: E[K] extends Opt<infer V> ? V : E[K] };
 
 /** One row of the append-only log. Never updated, never deleted. */
-export interface EventRow {
-  position: string; // bigint, kept as a string so it never loses precision
-  creditId: string;
-  version: number;
-  type: string;
-  payload: Record<string, unknown>;
-  actor: string;
-  occurredAt: Date;
-  prevHash: string | null;
-  hash: string;
-}
-
-export const EventEntity = new EntitySchema<EventRow>({
+export const EventEntity = defineEntity({
   name: 'Event',
   tableName: 'events',
   properties: {
-    position: { type: 'bigint', primary: true, autoincrement: true },
-    creditId: { type: 'text' },
-    version: { type: 'integer' },
-    type: { type: 'text' },
-    payload: { type: 'json' },
-    actor: { type: 'text' },
-    occurredAt: { type: 'Date', columnType: 'timestamptz' },
-    prevHash: { type: 'text', nullable: true },
-    hash: { type: 'text' },
+    // bigint, kept as a string so it never loses precision
+    position: p.bigint('string').primary().autoincrement(),
+    creditId: p.text(),
+    version: p.integer(),
+    type: p.text().$type<CreditEvent['type']>(),
+    data: p.json<CreditEvent['data']>().fieldName('payload'),
+    actor: p.text(),
+    occurredAt: p.datetime().columnType('timestamptz'),
+    prevHash: p.text().nullable(),
+    hash: p.text(),
   },
 });
 
+export type EventRecord = Row<InferEntity<typeof EventEntity>>;
+
+export type CreditStatus = 'active' | 'retired';
 export type RetirementState = 'none' | 'pending' | 'failed' | 'retired';
 
-/** The projection of each credit's current state; rebuildable from events. */
-export interface CreditRow {
-  id: string;
-  projectName: string;
-  registry: string;
-  vintage: number;
-  quantity: string;
-  serialNumber: string;
-  registryKey: string;
-  serialKey: string;
-  status: 'active' | 'retired';
-  retirementState: RetirementState;
-  createdAt: Date;
-  retiredAt: Date | null;
-  version: number;
-}
-
-export const CreditEntity = new EntitySchema<CreditRow>({
+/** The projection of each credit's current state; rebuildable from its events. */
+export const CreditEntity = defineEntity({
   name: 'Credit',
   tableName: 'credits',
   properties: {
-    id: { type: 'text', primary: true },
-    projectName: { type: 'text' },
-    registry: { type: 'text' },
-    vintage: { type: 'integer' },
-    quantity: { type: 'decimal', columnType: 'numeric' },
-    serialNumber: { type: 'text' },
-    registryKey: { type: 'text' },
-    serialKey: { type: 'text' },
-    status: { type: 'text' },
-    retirementState: { type: 'text' },
-    createdAt: { type: 'Date', columnType: 'timestamptz' },
-    retiredAt: { type: 'Date', columnType: 'timestamptz', nullable: true },
-    version: { type: 'integer' },
+    id: p.text().primary(),
+    projectName: p.text(),
+    registry: p.text(),
+    vintage: p.integer(),
+    // Exact decimal, read and written as text.
+    quantity: p.decimal('string').columnType('numeric'),
+    serialNumber: p.text(),
+    /** Canonical forms of registry and serial: together the credit's natural unique key. */
+    registryKey: p.text(),
+    serialKey: p.text(),
+    status: p.text().$type<CreditStatus>(),
+    retirementState: p.text().$type<RetirementState>(),
+    createdAt: p.datetime().columnType('timestamptz'),
+    retiredAt: p.datetime().columnType('timestamptz').nullable(),
+    version: p.integer(),
   },
 });
 
-export interface ApiKeyRow {
-  id: string;
-  name: string;
-  role: Role;
-  keyHash: string;
-  createdAt: Date;
-  createdBy: string;
-  revokedAt: Date | null;
-}
+export type CreditRecord = Row<InferEntity<typeof CreditEntity>>;
 
-export const ApiKeyEntity = new EntitySchema<ApiKeyRow>({
+export const ApiKeyEntity = defineEntity({
   name: 'ApiKey',
   tableName: 'api_keys',
   properties: {
-    id: { type: 'text', primary: true },
-    name: { type: 'text' },
-    role: { type: 'text' },
-    keyHash: { type: 'text', unique: true },
-    createdAt: { type: 'Date', columnType: 'timestamptz' },
-    createdBy: { type: 'text' },
-    revokedAt: { type: 'Date', columnType: 'timestamptz', nullable: true },
+    id: p.text().primary(),
+    name: p.text(),
+    role: p.text().$type<Role>(),
+    keyHash: p.text().unique(),
+    createdAt: p.datetime().columnType('timestamptz'),
+    createdBy: p.text(),
+    revokedAt: p.datetime().columnType('timestamptz').nullable(),
   },
 });
+
+export type ApiKeyRecord = Row<InferEntity<typeof ApiKeyEntity>>;
 
 export const entities = [EventEntity, CreditEntity, ApiKeyEntity];

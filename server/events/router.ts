@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { readAll } from '../credits/event-store.js';
+import { readFeed } from '../credits/event-store.js';
 import { eventView } from '../credits/read.handlers.js';
 import { procedureFor, router } from '../trpc/init.js';
 
@@ -20,7 +20,7 @@ export const eventsRouter = router({
         .strict(),
     )
     .query(async ({ ctx, input }) => {
-      const events = await readAll(ctx.em, input.afterPosition, input.limit);
+      const events = await readFeed(ctx.em, input.afterPosition, input.limit);
       const last = events.at(-1);
       return { events: events.map(eventView), nextPosition: last ? last.position : input.afterPosition };
     }),

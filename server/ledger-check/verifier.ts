@@ -1,8 +1,8 @@
+import type { CreditRecord } from '../db/entities.js';
 import { eventHash } from '../credits/event-hash.js';
-import type { StoredEvent } from '../credits/event-store.js';
-import { projectionOf } from '../credits/projection.js';
+import type { StoredEvent } from '../credits/events.js';
+import { projectionDiff, projectionOf } from '../credits/projection.js';
 import { evolve, initialState, type CreditState } from '../credits/state.js';
-import type { CreditRow } from '../db/entities.js';
 
 /*
  * Pure checks of the ledger's integrity, with no I/O: the caller reads the
@@ -30,42 +30,7 @@ export type Inconsistency = {
   message: string;
 };
 
-/** Projection columns, compared one by one. */
-const COLUMNS: (keyof CreditRow)[] = [
-  'id',
-  'projectName',
-  'registry',
-  'vintage',
-  'quantity',
-  'serialNumber',
-  'registryKey',
-  'serialKey',
-  'status',
-  'retirementState',
-  'createdAt',
-  'retiredAt',
-  'version',
-];
-
-const show = (v: unknown): string => (v instanceof Date ? v.toISOString() : JSON.stringify(v));
-
-const sameValue = (a: unknown, b: unknown): boolean => {
-  if (a instanceof Date || b instanceof Date) {
-    return a instanceof Date && b instanceof Date ? a.getTime() === b.getTime() : false;
-  }
-  return a === b;
-};
-
-/** The columns where `actual` differs from `expected`, with both values; [] when equal. */
-export function projectionDiff(expected: CreditRow, actual: CreditRow): { column: keyof CreditRow; expected: string; actual: string }[] {
-  const diffs: { column: keyof CreditRow; expected: string; actual: string }[] = [];
-  for (const column of COLUMNS) {
-    const e = column === 'quantity' ? String(expected[column]) : expected[column];
-    const a = column === 'quantity' ? String(actual[column]) : actual[column];
-    if (!sameValue(e, a)) diffs.push({ column, expected: show(e), actual: show(a) });
-  }
-  return diffs;
-}
+const show = (v: unknown): string => JSON.stringify(v);
 
 /** One credit's stream, checked event by event as it is read. */
 export class CreditStreamCheck {
@@ -93,15 +58,7 @@ export class CreditStreamCheck {
     if (e.prevHash !== expectedPrev) {
       return issue('broken_link', `prevHash ${show(e.prevHash)} does not match the previous event's hash ${show(expectedPrev)}`);
     }
-    const recomputed = eventHash({
-      creditId: e.creditId,
-      version: e.version,
-      type: e.type,
-      payload: e.data,
-      actor: e.actor,
-      occurredAt: e.occurredAt,
-      prevHash: e.prevHash,
-    });
+    const recomputed = eventHash(e);
     if (recomputed !== e.hash) {
       return issue('hash_mismatch', `stored hash ${e.hash} but its contents hash to ${recomputed}: the event was altered`);
     }
@@ -117,7 +74,7 @@ export class CreditStreamCheck {
   }
 
   /** After the credit's last event: does its projection row (null when there is none) equal the replay? */
-  finish(row: CreditRow | null): Inconsistency | null {
+  finish(row: CreditRecord | null): Inconsistency | null {
     const position = this.last?.position ?? null;
     const version = this.last?.version ?? null;
     const issue = (kind: InconsistencyKind, message: string): Inconsistency => ({

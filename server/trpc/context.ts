@@ -13,7 +13,7 @@ export type Deps = {
   retirements: RetirementQueue;
   adminApiKey?: string;
   /** How long a request waits for a credit's row lock before answering CREDIT_BUSY. */
-  lockTimeoutMs?: number;
+  lockTimeoutMs: number;
 };
 
 export type Context = Deps & {
@@ -24,16 +24,11 @@ export type Context = Deps & {
   authProblem: 'missing' | 'invalid' | null;
 };
 
-/** The inner context: no HTTP, so tests and scripts can build it from plain values. */
-export function createInnerContext(deps: Deps, actor: Actor | null = null): Context {
-  return { ...deps, em: deps.orm.em.fork(), actor, authProblem: actor ? null : 'missing' };
-}
-
 export async function createRequestContext(deps: Deps, req: Request): Promise<Context> {
-  const ctx = createInnerContext(deps);
+  const em = deps.orm.em.fork();
   const header = req.headers.authorization;
-  if (!header) return ctx;
+  if (!header) return { ...deps, em, actor: null, authProblem: 'missing' };
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  const actor = match?.[1] ? await resolveKey(ctx.em, match[1], deps.adminApiKey) : null;
-  return { ...ctx, actor, authProblem: actor ? null : 'invalid' };
+  const actor = match?.[1] ? await resolveKey(em, match[1], deps.adminApiKey) : null;
+  return { ...deps, em, actor, authProblem: actor ? null : 'invalid' };
 }

@@ -27,7 +27,6 @@ const t = initTRPC.context<Context>().create({
 });
 
 export const router = t.router;
-export const createCallerFactory = t.createCallerFactory;
 /** Domain rule violations thrown anywhere below become their API error codes here. */
 export const publicProcedure = t.procedure.use(async ({ next }) => {
   const result = await next();

@@ -185,15 +185,7 @@ describe('admin export', () => {
       const head = heads.get(e.creditId);
       expect(e.version).toBe((head?.version ?? 0) + 1);
       expect(e.prevHash).toBe(head?.hash ?? null);
-      const recomputed = eventHash({
-        creditId: e.creditId,
-        version: e.version,
-        type: e.type,
-        payload: e.data,
-        actor: e.actor,
-        occurredAt: new Date(e.occurredAt),
-        prevHash: e.prevHash,
-      });
+      const recomputed = eventHash({ ...e, occurredAt: new Date(e.occurredAt) } as Parameters<typeof eventHash>[0]);
       expect(recomputed).toBe(e.hash);
       heads.set(e.creditId, { version: e.version, hash: e.hash });
     }
@@ -237,11 +229,11 @@ describe('admin export', () => {
         creditId: creditId ?? '',
         version: Number(version),
         type: type ?? '',
-        payload: JSON.parse(data ?? 'null') as unknown,
+        data: JSON.parse(data ?? 'null') as unknown,
         actor: actor ?? '',
         occurredAt: new Date(occurredAt ?? ''),
         prevHash: prevHash === '' ? null : (prevHash ?? null),
-      });
+      } as Parameters<typeof eventHash>[0]);
       expect(recomputed).toBe(hash);
     }
   });

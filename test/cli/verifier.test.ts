@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { creditId } from '../../server/credits/canonical-id.js';
-import { chainedRow, type StoredEvent } from '../../server/credits/event-store.js';
-import type { CreditEvent } from '../../server/credits/events.js';
-import { projectionOf } from '../../server/credits/projection.js';
+import { chained } from '../../server/credits/event-store.js';
+import type { CreditEvent, StoredEvent } from '../../server/credits/events.js';
+import { projectionDiff, projectionOf } from '../../server/credits/projection.js';
 import { replay } from '../../server/credits/state.js';
-import type { CreditRow } from '../../server/db/entities.js';
-import { CreditStreamCheck, orphanProjection, projectionDiff } from '../../server/ledger-check/verifier.js';
+import type { CreditRecord } from '../../server/db/entities.js';
+import { CreditStreamCheck, orphanProjection } from '../../server/ledger-check/verifier.js';
 
 /*
  * The pure checks verify runs, on streams built the way the event store
@@ -24,14 +24,15 @@ function stream(): StoredEvent[] {
   const out: StoredEvent[] = [];
   let head = { version: 0, hash: null as string | null };
   events.forEach((event, i) => {
-    const row = chainedRow(id, head, event, { actor: 'key_a', now: new Date(Date.UTC(2026, 0, 1 + i)) });
-    out.push({ position: String(10 * (i + 1)), creditId: id, version: row.version, type: row.type, data: row.payload, actor: row.actor, occurredAt: row.occurredAt, prevHash: row.prevHash, hash: row.hash } as StoredEvent);
-    head = { version: row.version, hash: row.hash };
+    const [next] = chained(id, head, [event], { actor: 'key_a', now: new Date(Date.UTC(2026, 0, 1 + i)) });
+    if (!next) throw new Error('no event chained');
+    out.push({ ...next, position: String(10 * (i + 1)) });
+    head = { version: next.version, hash: next.hash };
   });
   return out;
 }
 
-function check(events: StoredEvent[], row: CreditRow | null = rowOf(stream())) {
+function check(events: StoredEvent[], row: CreditRecord | null = rowOf(stream())) {
   const c = new CreditStreamCheck(id);
   for (const e of events) {
     const issue = c.add(e);
@@ -73,8 +74,9 @@ describe('CreditStreamCheck', () => {
 
   it('finds a stream that does not start at version 1 with created', () => {
     expect(check(stream().slice(1))).toMatchObject({ kind: 'version_gap', position: '20' });
-    const row = chainedRow(id, { version: 0, hash: null }, { type: 'retirement_requested', data: { beneficiary: 'X', reason: null } }, { actor: 'key_a', now: new Date() });
-    const first = { position: '1', creditId: id, version: 1, type: row.type, data: row.payload, actor: row.actor, occurredAt: row.occurredAt, prevHash: null, hash: row.hash } as StoredEvent;
+    const [row] = chained(id, { version: 0, hash: null }, [{ type: 'retirement_requested', data: { beneficiary: 'X', reason: null } }], { actor: 'key_a', now: new Date() });
+    if (!row) throw new Error('no event chained');
+    const first: StoredEvent = { ...row, position: '1' };
     expect(check([first])).toMatchObject({ kind: 'bad_event_type', position: '1' });
   });
 

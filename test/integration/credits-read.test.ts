@@ -61,7 +61,7 @@ describe('credits.get', () => {
       if (i > 0) expect(e.prevHash).toBe(got.events[i - 1]?.hash);
       expect(e.hash).toMatch(/^[0-9a-f]{64}$/);
       // Each hash covers the event as stored and the previous hash.
-      expect(e.hash).toBe(eventHash({ ...e, payload: e.data, occurredAt: new Date(e.occurredAt) }));
+      expect(e.hash).toBe(eventHash({ ...e, occurredAt: new Date(e.occurredAt) }));
     });
     expect(BigInt(got.events[1]?.position ?? 0)).toBeGreaterThan(BigInt(got.events[0]?.position ?? 0));
   });

@@ -47,6 +47,9 @@ async function refusal(sql: string, params: unknown[] = []): Promise<DatabaseErr
 const allEvents = async () => (await db.query<EventRow>('select * from events order by position')).rows;
 
 /** A correctly hashed and chained event row for the credit, as a buggy or hostile writer might insert it. */
+/** A hand-made event is deliberately outside the domain's types; it is hashed as the ledger would hash it. */
+type HashInput = Parameters<typeof eventHash>[0];
+
 async function handMadeEvent(type: string, payload: Record<string, unknown>, overrides: { version?: number; prevHash?: string | null } = {}) {
   const { rows } = await db.query<{ version: number; hash: string }>(
     'select version, hash from events where credit_id = $1 order by version desc limit 1',
@@ -58,7 +61,7 @@ async function handMadeEvent(type: string, payload: Record<string, unknown>, ove
     creditId,
     version: overrides.version ?? head.version + 1,
     type,
-    payload,
+    data: payload,
     actor: 'key_hand_written',
     occurredAt: new Date(),
     prevHash: overrides.prevHash === undefined ? head.hash : overrides.prevHash,
@@ -66,7 +69,7 @@ async function handMadeEvent(type: string, payload: Record<string, unknown>, ove
   return {
     sql: `insert into events (credit_id, version, type, payload, actor, occurred_at, prev_hash, hash)
           values ($1, $2, $3, $4::jsonb, $5, $6, $7, $8)`,
-    params: [fields.creditId, fields.version, fields.type, JSON.stringify(payload), fields.actor, fields.occurredAt, fields.prevHash, eventHash(fields)],
+    params: [fields.creditId, fields.version, fields.type, JSON.stringify(payload), fields.actor, fields.occurredAt, fields.prevHash, eventHash(fields as HashInput)],
   };
 }
 

@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import type { Orm } from '../server/db/orm.js';
 import { evictionPolicy, workerConnection } from '../server/queue/redis.js';
 import { RETIREMENT_QUEUE, RetirementQueue, type RetirementJobData } from '../server/queue/retirement-queue.js';
-import { reconcile } from './reconciler.js';
+import { hasPendingRetirement } from '../server/credits/credit-store.js';
+import { reconcile } from '../server/queue/reconcile.js';
 import { createRetirementProcessor } from './retire-credit.js';
 
 export type WorkerOptions = {
@@ -87,11 +88,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
 
 async function requeueIfPending(opts: WorkerOptions, retirements: RetirementQueue, creditId: string): Promise<void> {
   try {
-    const rows = await opts.orm.em.fork().execute<{ retirement_state: string }[]>(
-      'select retirement_state from credits where id = ?',
-      [creditId],
-    );
-    if (rows[0]?.retirement_state === 'pending') await retirements.ensureJob(creditId);
+    if (await hasPendingRetirement(opts.orm.em.fork(), creditId)) await retirements.ensureJob(creditId);
   } catch (err) {
     opts.logger.warn({ err: (err as Error).message, creditId }, 'could not re-enqueue after a failure; the reconciler will');
   }

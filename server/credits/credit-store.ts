@@ -1,0 +1,124 @@
+import { LockMode, type EntityManager } from '@mikro-orm/postgresql';
+import { CreditEntity, type CreditRecord, type CreditStatus } from '../db/entities.js';
+import { columns, insertValues, selectRows } from '../db/rows.js';
+
+/*
+ * Every query on the `credits` table, the projection of each credit's events.
+ * Rows are only ever written here, from projectionOf(replayed state).
+ */
+
+const selectCredits = (em: EntityManager, where: string, params: unknown[]): Promise<CreditRecord[]> =>
+  selectRows(em, CreditEntity, `select ${columns(em, CreditEntity)} from credits ${where}`, params);
+
+/**
+ * Inserts new projection rows, skipping any that collide on the ID or on
+ * (registry, serial). A collision with an uncommitted row waits for it, so
+ * the caller learns the committed outcome. Returns the IDs actually inserted.
+ */
+export async function insertNewCredits(em: EntityManager, rows: CreditRecord[]): Promise<Set<string>> {
+  if (rows.length === 0) return new Set();
+  const { sql, params } = insertValues(em, CreditEntity, rows);
+  const inserted = await em.execute<{ id: string }[]>(`insert into credits ${sql} on conflict do nothing returning id`, params);
+  return new Set(inserted.map((r) => r.id));
+}
+
+/** Overwrites one credit's row (or writes it, when missing) with the replay of its events. */
+export async function saveCredit(em: EntityManager, row: CreditRecord): Promise<void> {
+  const { sql, params } = insertValues(em, CreditEntity, [row]);
+  const assignments = columns(em, CreditEntity)
+    .split(', ')
+    .filter((c) => c !== 'id')
+    .map((c) => `${c} = excluded.${c}`)
+    .join(', ');
+  await em.execute(`insert into credits ${sql} on conflict (id) do update set ${assignments}`, params);
+}
+
+export function findCredits(em: EntityManager, ids: string[]): Promise<CreditRecord[]> {
+  return ids.length === 0 ? Promise.resolve([]) : selectCredits(em, 'where id in (?)', [ids]);
+}
+
+/** Rows holding any of these IDs or any of these (registryKey, serialKey) pairs. */
+export function findByIdOrSerial(em: EntityManager, ids: string[], keys: { registryKey: string; serialKey: string }[]): Promise<CreditRecord[]> {
+  if (ids.length === 0 && keys.length === 0) return Promise.resolve([]);
+  const pairs = keys.length > 0 ? ` or (registry_key, serial_key) in (${keys.map(() => '(?, ?)').join(', ')})` : '';
+  return selectCredits(em, `where id in (?)${pairs}`, [ids.length > 0 ? ids : [''], ...keys.flatMap((k) => [k.registryKey, k.serialKey])]);
+}
+
+/**
+ * SELECT … FOR UPDATE on the credit's row: whoever holds it is the only
+ * writer of that credit's stream until the transaction ends.
+ */
+export async function lockCredit(em: EntityManager, id: string): Promise<CreditRecord | null> {
+  return em.findOne(CreditEntity, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE, disableIdentityMap: true });
+}
+
+export type CreditFilter = {
+  /** Keyset cursor: rows strictly after this (createdAt, id). */
+  after?: { createdAt: string; id: string };
+  registryKey?: string;
+  vintage?: number;
+  status?: CreditStatus;
+  /** Case-insensitive substring of the project name. */
+  projectNameContains?: string;
+};
+
+const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+/** A page in (created_at, id) order, a total order that the page indexes follow. */
+export function pageCredits(em: EntityManager, filter: CreditFilter, limit: number): Promise<CreditRecord[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (filter.after) {
+    where.push('(created_at, id) > (?::timestamptz, ?)');
+    params.push(filter.after.createdAt, filter.after.id);
+  }
+  if (filter.registryKey !== undefined) {
+    where.push('registry_key = ?');
+    params.push(filter.registryKey);
+  }
+  if (filter.vintage !== undefined) {
+    where.push('vintage = ?');
+    params.push(filter.vintage);
+  }
+  if (filter.status !== undefined) {
+    where.push('status = ?');
+    params.push(filter.status);
+  }
+  if (filter.projectNameContains !== undefined) {
+    where.push(`project_name ilike ? escape '\\'`);
+    params.push(`%${escapeLike(filter.projectNameContains)}%`);
+  }
+  return selectCredits(em, `${where.length ? `where ${where.join(' and ')}` : ''} order by created_at, id limit ?`, [...params, limit]);
+}
+
+/** IDs whose retirement request waits for a worker, in ID order after `afterId`. */
+export async function pendingRetirementIds(em: EntityManager, afterId: string, limit: number): Promise<string[]> {
+  const rows = await em.execute<{ id: string }[]>(
+    `select id from credits where retirement_state = 'pending' and id > ? order by id limit ?`,
+    [afterId, limit],
+  );
+  return rows.map((r) => r.id);
+}
+
+export async function hasPendingRetirement(em: EntityManager, id: string): Promise<boolean> {
+  const rows = await em.execute<{ id: string }[]>(`select id from credits where id = ? and retirement_state = 'pending'`, [id]);
+  return rows.length > 0;
+}
+
+/** Rows that no event explains, in ID order after `afterId`. */
+export async function orphanCreditIds(em: EntityManager, afterId: string, limit: number): Promise<string[]> {
+  const rows = await em.execute<{ id: string }[]>(
+    `select c.id from credits c where c.id > ? and not exists (select 1 from events e where e.credit_id = c.id) order by c.id limit ?`,
+    [afterId, limit],
+  );
+  return rows.map((r) => r.id);
+}
+
+/** Deletes the row if it still has no event; call under its row lock. Returns whether it was deleted. */
+export async function deleteOrphanCredit(em: EntityManager, id: string): Promise<boolean> {
+  const rows = await em.execute<{ id: string }[]>(
+    `delete from credits c where c.id = ? and not exists (select 1 from events e where e.credit_id = c.id) returning c.id`,
+    [id],
+  );
+  return rows.length > 0;
+}

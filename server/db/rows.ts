@@ -1,0 +1,59 @@
+import { JsonType, type EntityMetadata, type EntityName } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+
+/*
+ * Hand-written SQL on the hot paths still takes its column names and row
+ * mapping from the entity definitions (server/db/entities.ts): `columns` lists
+ * them in property order, `mapRows` turns driver rows into the entity's
+ * property names and types through MikroORM's own result mapping.
+ */
+
+type Columns = { meta: EntityMetadata; fields: string[]; list: string };
+const cache = new WeakMap<EntityMetadata, Columns>();
+
+function columnsOfMeta(meta: EntityMetadata): Columns {
+  let cols = cache.get(meta);
+  if (!cols) {
+    const fields = meta.props.flatMap((prop) => prop.fieldNames);
+    cols = { meta, fields, list: fields.join(', ') };
+    cache.set(meta, cols);
+  }
+  return cols;
+}
+
+const metaOf = <T extends object>(em: EntityManager, entity: EntityName<T>) => em.getMetadata().get<T>(entity);
+
+/** The table's columns, comma-separated in property order: for `select` and `insert` lists. */
+export function columns<T extends object>(em: EntityManager, entity: EntityName<T>): string {
+  return columnsOfMeta(metaOf(em, entity)).list;
+}
+
+/** Driver rows (column names, raw values) as the entity's properties, typed as the entity. */
+export function mapRows<T extends object>(em: EntityManager, entity: EntityName<T>, rows: Record<string, unknown>[]): T[] {
+  const meta = metaOf(em, entity);
+  const driver = em.getDriver();
+  return rows.map((row) => driver.mapResult(row as never, meta) as T);
+}
+
+/** Runs a query whose select list is `columns(em, entity)` and maps its rows. */
+export async function selectRows<T extends object>(em: EntityManager, entity: EntityName<T>, sql: string, params: unknown[] = []): Promise<T[]> {
+  return mapRows(em, entity, await em.execute<Record<string, unknown>[]>(sql, params));
+}
+
+/**
+ * `(col, …) values (?, …), (?, …)` and its parameters for a multi-row insert,
+ * one round trip however many rows. JSON properties are sent as JSON text.
+ */
+export function insertValues<T extends object>(em: EntityManager, entity: EntityName<T>, rows: Partial<T>[]): { sql: string; params: unknown[] } {
+  // Generated keys (the log's position) are the database's to give.
+  const props = metaOf(em, entity).props.filter((prop) => prop.fieldNames.length > 0 && !prop.autoincrement);
+  const tuple = `(${props.map(() => '?').join(', ')})`;
+  const params = rows.flatMap((row) =>
+    props.map((prop) => {
+      const value = (row as Record<string, unknown>)[prop.name];
+      return prop.customType instanceof JsonType && value != null ? JSON.stringify(value) : value;
+    }),
+  );
+  const list = props.flatMap((prop) => prop.fieldNames).join(', ');
+  return { sql: `(${list}) values ${rows.map(() => tuple).join(', ')}`, params };
+}
