@@ -1,8 +1,8 @@
 # One image for the API, the retirement worker and the migration runner; pick
 # one with the command (see docker-compose.yml):
-#   api      node dist/server/index.js          (default CMD)
-#   worker   node dist/worker/index.js
-#   migrate  node dist/server/db/migrate-cli.js
+#   api      node dist/server/start-api.js      (default CMD)
+#   worker   node dist/worker/start-worker.js
+#   migrate  node dist/server/db/run-migrations.js
 #
 # Why compile instead of running tsx in the container: tsc (with
 # server/tsconfig.build.json) type-checks at build time, so a broken tree fails
@@ -54,4 +54,4 @@ EXPOSE 3000
 # Node's built-in fetch, because node:20-slim has no curl or wget.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-CMD ["node", "dist/server/index.js"]
+CMD ["node", "dist/server/start-api.js"]

@@ -7,6 +7,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 interface RunOptions {
   env?: NodeJS.ProcessEnv;
@@ -53,8 +54,6 @@ export function childEnv(): NodeJS.ProcessEnv {
   // English, stable messages: we match on "already exists" and show logs.
   return { ...env, LC_ALL: 'C', LANG: 'C' };
 }
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export function isAlive(pid: number): boolean {
   try {

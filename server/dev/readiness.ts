@@ -3,7 +3,7 @@
  * explain why it did not.
  */
 import { open, stat } from 'node:fs/promises';
-import { sleep } from './processes.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Lines the server wrote since `fromByte`, for error messages. */
 export async function logTail(file: string, fromByte = 0, lines = 30): Promise<string> {

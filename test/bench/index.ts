@@ -13,8 +13,8 @@ import { startPostgres } from '../../server/dev/postgres-server.js';
 import { startRedis } from '../../server/dev/redis-server.js';
 import { loadEnv } from '../../server/env.js';
 import { createLogger } from '../../server/logger.js';
-import { serve } from '../../server/serve.js';
-import { startWorker } from '../../worker/run.js';
+import { startApiServer } from '../../server/api-server.js';
+import { startWorker } from '../../worker/worker.js';
 
 const scale = Number(process.env.BENCH_SCALE ?? '1');
 const n = (x: number) => Math.max(10, Math.round(x * scale));
@@ -60,7 +60,7 @@ try {
   await migrate(pg.url);
   const env = loadEnv({ ...process.env, PORT: '0', ADMIN_API_KEY: ADMIN, LOG_LEVEL: 'silent', QUEUE_PREFIX: 'bench' });
   const logger = createLogger('bench', 'silent');
-  const api = await serve(env, { databaseUrl: pg.url, redisUrl: redis.url }, logger);
+  const api = await startApiServer(env, { databaseUrl: pg.url, redisUrl: redis.url }, logger);
   const client = createLedgerClient({ url: api.url, apiKey: ADMIN });
   const run = Date.now().toString(36);
 

@@ -3,7 +3,7 @@ import { createLedgerClient, type LedgerClient } from '../../client/index.js';
 import type { Role } from '../../server/auth/roles.js';
 import { loadEnv } from '../../server/env.js';
 import { createLogger } from '../../server/logger.js';
-import { serve } from '../../server/serve.js';
+import { startApiServer } from '../../server/api-server.js';
 import { createTestDatabase, testRedisPrefix } from './test-db.js';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
@@ -59,7 +59,7 @@ export async function serveTestApp(
     ...extraEnv,
   };
   const env = loadEnv(envVars);
-  const running = await serve(env, { databaseUrl, redisUrl }, createLogger('test-api', env.LOG_LEVEL));
+  const running = await startApiServer(env, { databaseUrl, redisUrl }, createLogger('test-api', env.LOG_LEVEL));
   const client = (apiKey: string) => createLedgerClient({ url: running.url, apiKey });
   const admin = client(ADMIN_KEY);
   return {

@@ -16,7 +16,7 @@ const live = new Set<WorkerProcess>();
 
 /** A real worker, `npm run worker`'s entry point, as a separate OS process. */
 export function spawnWorker(env: NodeJS.ProcessEnv, extra: Record<string, string> = {}): WorkerProcess {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'worker/index.ts'], {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'worker/start-worker.ts'], {
     cwd: repoRoot,
     env: { ...env, LOG_LEVEL: 'info', ...extra },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -5,10 +5,10 @@ import type { Env } from './env.js';
 import type { Logger } from './logger.js';
 import { RetirementQueue } from './queue/retirement-queue.js';
 
-export type RunningServer = { url: string; orm: Orm; close(): Promise<void> };
+export type RunningApi = { url: string; orm: Orm; close(): Promise<void> };
 
-/** env → orm → queue producer → app → listen. */
-export async function serve(env: Env, urls: { databaseUrl: string; redisUrl: string }, logger: Logger): Promise<RunningServer> {
+/** The API in this process: env → orm → queue producer → app → listen. */
+export async function startApiServer(env: Env, urls: { databaseUrl: string; redisUrl: string }, logger: Logger): Promise<RunningApi> {
   const orm = await initOrm(urls.databaseUrl);
   const retirements = new RetirementQueue(urls.redisUrl, {
     prefix: env.QUEUE_PREFIX,
