@@ -12,7 +12,8 @@ import { startPostgres, type PgHandle } from '../../server/dev/postgres-server.j
 import { startRedis, type RedisHandle } from '../../server/dev/redis-server.js';
 import type { ServiceName } from '../../server/dev/service-options.js';
 import { withPgClient } from './pg.js';
-import { TEMPLATE_DB, databaseUrl, migrateDatabase, quoteIdent } from './test-db.js';
+import { migrate } from '../../server/db/migrate.js';
+import { TEMPLATE_DB, databaseUrl, quoteIdent } from './test-db.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -85,11 +86,11 @@ async function buildTemplate(adminUrl: string): Promise<void> {
     }
     await c.query(`CREATE DATABASE ${template}`);
   });
-  const migrated = await migrateDatabase(databaseUrl(adminUrl, TEMPLATE_DB));
+  await migrate(databaseUrl(adminUrl, TEMPLATE_DB));
   await withPgClient(adminUrl, async (c) => {
     // Cloning fails while anyone is connected to the template, e.g. a pool migrate() left open.
     await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [TEMPLATE_DB]);
     await c.query(`ALTER DATABASE ${template} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false`);
   });
-  log(`template database ${TEMPLATE_DB} ${migrated ? 'migrated' : 'created (unmigrated)'} in ${Date.now() - began} ms`);
+  log(`template database ${TEMPLATE_DB} migrated in ${Date.now() - began} ms`);
 }

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { ensureBinaries } from '../../server/dev/binaries.js';
 import { startPostgres, type PgHandle } from '../../server/dev/postgres-server.js';
 import { startRedis, type RedisHandle } from '../../server/dev/redis-server.js';
-import { migrateDatabase } from './test-db.js';
+import { migrate } from '../../server/db/migrate.js';
 
 export interface PrivateStack {
   pg: PgHandle;
@@ -41,7 +41,7 @@ export async function startPrivateStack(): Promise<PrivateStack> {
     if (redisResult.status === 'rejected') throw redisResult.reason;
     const pg = pgResult.value;
     const redis = redisResult.value;
-    await migrateDatabase(pg.url);
+    await migrate(pg.url);
     return { pg, redis, databaseUrl: pg.url, redisUrl: redis.url, close };
   } catch (err) {
     await close();

@@ -43,25 +43,3 @@ export async function createTestDatabase(): Promise<{ url: string; drop(): Promi
 export function testRedisPrefix(): string {
   return `test-${randomBytes(6).toString('hex')}`;
 }
-
-/**
- * Applies the schema migrations. Until server/db/migrate.ts exists this warns
- * and returns false instead of failing every run; any other error propagates.
- */
-export async function migrateDatabase(url: string): Promise<boolean> {
-  const mod = await import('../../server/db/migrate.js').catch((err: unknown) => {
-    if (!isMissingMigrateModule(err)) throw err;
-    return null;
-  });
-  if (!mod) {
-    console.warn('server/db/migrate.ts does not exist yet: test databases are NOT migrated.');
-    return false;
-  }
-  await mod.migrate(url);
-  return true;
-}
-
-function isMissingMigrateModule(err: unknown): boolean {
-  // Only the migrate module itself missing; a bad import *inside* it must still fail loudly.
-  return /(Cannot find module|Failed to load url) '?[^\s']*server\/db\/migrate\.[jt]s['\s]/.test(String((err as Error)?.message));
-}
