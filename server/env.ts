@@ -12,6 +12,7 @@ const envSchema = z.object({
   RECONCILE_INTERVAL_MS: z.coerce.number().int().min(200).default(30_000),
   RETIREMENT_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(8),
   WORKER_LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(30_000),
+  RETIREMENT_MAX_STALLS: z.coerce.number().int().min(0).max(100).default(3),
   DB_LOCK_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
   DATA_DIR: z.string().optional(),
 });

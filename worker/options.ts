@@ -7,6 +7,7 @@ export const workerOptionsFromEnv = (env: Env) => ({
   reconcileIntervalMs: env.RECONCILE_INTERVAL_MS,
   lockDurationMs: env.WORKER_LOCK_DURATION_MS,
   lockTimeoutMs: env.DB_LOCK_TIMEOUT_MS,
+  maxStalls: env.RETIREMENT_MAX_STALLS,
 });
 
 /**

@@ -6,9 +6,8 @@ import { decide } from '../server/credits/decider.js';
 import { DomainError } from '../server/credits/errors.js';
 import type { Orm } from '../server/db/orm.js';
 import type { RetirementJobData } from '../server/queue/retirement-queue.js';
-import { describeTransientFault } from './failure-reason.js';
-
-export const WORKER_ACTOR = 'system:retirement-worker';
+import { failRetirement, WORKER_ACTOR } from '../server/credits/retire.handler.js';
+import { describeTransientFault } from '../server/queue/failure-reason.js';
 
 export type ProcessorDeps = {
   orm: Orm;
@@ -59,9 +58,10 @@ export function createRetirementProcessor(deps: ProcessorDeps) {
     } catch (err) {
       if (err instanceof UnrecoverableError) throw err;
       if (err instanceof DomainError && err.code !== 'CREDIT_BUSY') throw new UnrecoverableError(err.message);
+      deps.logger.warn({ creditId, attempt, err }, 'transient fault in a retirement attempt');
       if (attempt >= (job.opts.attempts ?? 1)) await giveUp(deps, creditId, err, attempt);
-      // Transient: BullMQ retries with backoff. Never swallow it.
-      throw err;
+      // Transient: BullMQ retries with backoff. Never swallow it; BullMQ keeps (and the API shows) only our words.
+      throw new Error(describeTransientFault(err), { cause: err });
     }
   };
 }
@@ -85,12 +85,7 @@ async function giveUp(deps: ProcessorDeps, creditId: string, cause: unknown, att
   const lockTimeoutMs = deps.lockTimeoutMs * GIVE_UP_LOCK_PATIENCE;
   deps.logger.warn({ creditId, attempt, lockTimeoutMs, err: cause }, 'out of attempts; recording the failure');
   try {
-    await handleCommand(
-      deps.orm.em.fork(),
-      creditId,
-      (state) => ({ events: decide({ type: 'fail_retirement', failedReason: reason, attempts: attempt }, state), actor: WORKER_ACTOR }),
-      { lockTimeoutMs, now: new Date() },
-    );
+    await failRetirement(deps.orm.em.fork(), creditId, { reason, attempts: attempt }, { lockTimeoutMs });
     deps.logger.warn({ creditId, attempt, reason }, 'retirement failed for good');
   } catch (err) {
     deps.logger.error({ err, creditId }, 'could not record the failure; the request stays pending for the reconciler');

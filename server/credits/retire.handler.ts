@@ -1,8 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
+import { publicAttemptReason } from '../queue/failure-reason.js';
 import type { RetirementQueue } from '../queue/retirement-queue.js';
 import { withTimeout } from '../queue/with-timeout.js';
-import { handleCommand } from './command-handler.js';
+import { handleCommand, type Handled } from './command-handler.js';
 import { decide } from './decider.js';
 import { DomainError } from './errors.js';
 import { readStream } from './event-store.js';
@@ -63,11 +64,39 @@ export async function retirementStatus(deps: Deps, id: string): Promise<Retireme
     return {
       status: snap?.state === 'processing' ? 'processing' : 'queued',
       attempts: snap?.attemptsMade ?? 0,
-      ...(snap?.failedReason ? { failedReason: snap.failedReason } : {}),
+      // The last attempt's failure, while more attempts may follow.
+      ...(snap?.failedReason ? { failedReason: publicAttemptReason(snap.failedReason) } : {}),
     };
   }
   if (state.lastFailure) {
     return { status: 'failed', attempts: state.lastFailure.attempts, failedReason: state.lastFailure.failedReason };
   }
   return { status: 'not_requested', attempts: 0 };
+}
+
+/** The system actor that records failures it finds (out of attempts, stalled out). */
+export const WORKER_ACTOR = 'system:retirement-worker';
+
+/**
+ * Ends a pending retirement request as failed, for good, with `reason`
+ * (written by us: see queue/failure-reason.ts). With `requestedBefore`, only a
+ * request made before that instant is ended: a newer request is not the one
+ * the evidence is about. Nothing is written when no request is pending.
+ */
+export function failRetirement(
+  em: EntityManager,
+  creditId: string,
+  failure: { reason: string; attempts: number; requestedBefore?: Date },
+  opts: { lockTimeoutMs: number },
+): Promise<Handled> {
+  return handleCommand(
+    em,
+    creditId,
+    (state) => {
+      const pending = state.status === 'active' ? state.pending : null;
+      if (!pending || (failure.requestedBefore && pending.requestedAt > failure.requestedBefore)) return { events: [], actor: WORKER_ACTOR };
+      return { events: decide({ type: 'fail_retirement', failedReason: failure.reason, attempts: failure.attempts }, state), actor: WORKER_ACTOR };
+    },
+    { lockTimeoutMs: opts.lockTimeoutMs, now: new Date() },
+  );
 }

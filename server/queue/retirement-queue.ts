@@ -18,7 +18,19 @@ export const retirementJobOptions = (creditId: string, attempts: number): JobsOp
 });
 
 export type LiveJobState = 'queued' | 'processing';
-export type JobSnapshot = { state: LiveJobState | 'completed' | 'failed'; attemptsMade: number; failedReason?: string };
+export type JobSnapshot = {
+  state: LiveJobState | 'completed' | 'failed';
+  attemptsMade: number;
+  /** BullMQ's own text for a failure: for operators; callers get failure-reason.ts's words instead. */
+  failedReason?: string;
+  /** When the job was added (ms since the epoch). */
+  addedAt: number;
+  /** Failed because its workers kept dying on it (more than RETIREMENT_MAX_STALLS stalls). */
+  stalledOut: boolean;
+};
+
+/** BullMQ's failedReason for a job that stalled more than maxStalledCount times. */
+export const STALLED_OUT = /stalled more than allowable limit/;
 
 export class RetirementQueue {
   readonly queue: Queue<RetirementJobData>;
@@ -56,7 +68,13 @@ export class RetirementQueue {
     const state = await job.getState();
     const mapped: JobSnapshot['state'] =
       state === 'active' ? 'processing' : state === 'completed' ? 'completed' : state === 'failed' ? 'failed' : 'queued';
-    return { state: mapped, attemptsMade: job.attemptsMade, ...(job.failedReason ? { failedReason: job.failedReason } : {}) };
+    return {
+      state: mapped,
+      attemptsMade: job.attemptsMade,
+      ...(job.failedReason ? { failedReason: job.failedReason } : {}),
+      addedAt: job.timestamp,
+      stalledOut: mapped === 'failed' && STALLED_OUT.test(job.failedReason),
+    };
   }
 
   async close(): Promise<void> {

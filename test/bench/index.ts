@@ -121,6 +121,7 @@ try {
     reconcileIntervalMs: 60_000,
     lockDurationMs: 30_000,
     lockTimeoutMs: 5_000,
+    maxStalls: 3,
   });
   t = performance.now();
   const em = api.orm.em.fork();

@@ -178,7 +178,10 @@ describe('after a failed retirement', () => {
     // Both attempts time out on the lock; then the worker gives up and waits (longer) for the lock to record that.
     await waitForOutput(w, /out of attempts; recording the failure/, 20_000);
     expect(w.output().match(/retirement attempt failed/g)).toHaveLength(1);
-    expect(await c.retirer.credits.retirementStatus.query({ id })).toMatchObject({ status: 'processing' });
+    // The first attempt's failure is shown while the worker goes on, in our words: no SQL, no driver text.
+    const during = await c.retirer.credits.retirementStatus.query({ id });
+    expect(during).toMatchObject({ status: 'processing', failedReason: expect.stringMatching(/^lock_timeout \(/) as unknown });
+    expect(during.failedReason).not.toMatch(/select|"credits"|for update|canceling statement|c0/i);
     const holderPid = (await lock.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]?.pid;
     await waitFor('the worker to be blocked on the row lock the test holds', async () => {
       const { rows } = await c.db.query(
@@ -195,6 +198,7 @@ describe('after a failed retirement', () => {
     const failed = await waiting;
     expect(failed).toMatchObject({ status: 'failed', attempts: 2, timedOut: false, request: { creditId: id, jobId: id, deduplicated: false } });
     expect(failed.failedReason).toMatch(/^gave up after 2 attempts: .*lock timeout/);
+    expect(failed.failedReason).toMatch(/^gave up after 2 attempts: lock_timeout \(/);
     expect(await c.retirer.credits.retirementStatus.query({ id })).toEqual({ status: 'failed', attempts: 2, failedReason: failed.failedReason });
     expect(await pendingCount(c.db)).toBe(0);
     await waitFor('the job to be marked failed', async () => (await c.queue.snapshot(id))?.state === 'failed' || undefined);
@@ -218,5 +222,46 @@ describe('after a failed retirement', () => {
     expect(rows.map((r) => r.type)).toEqual(['created', 'retirement_requested', 'retirement_failed', 'retirement_requested', 'retired']);
     expect(await exactlyOnceReport(c.db, [id])).toEqual({ missing: [], doubled: [], unexpected: [] });
     expect(w.proc.exitCode).toBeNull();
+  });
+});
+
+describe('a job that kills every worker that takes it', () => {
+  it('fails for good after RETIREMENT_MAX_STALLS stalls, with a reason, and is not retried again', async () => {
+    const c = await setUp({ RETIREMENT_MAX_STALLS: '1', WORKER_LOCK_DURATION_MS: '1000', RECONCILE_INTERVAL_MS: '500' });
+    const [id] = await createCredits(c.app.admin, 1);
+    if (!id) throw new Error('no credit');
+    await requestAll(c.retirer, [id]);
+
+    /** A worker that takes the job and dies holding it, as a crashing job would make it. */
+    const takeAndDie = async (name: string) => {
+      const w = await started(spawnWorker(workerEnv(c.app.env, name, { WORKER_CONCURRENCY: '1', WORKER_TEST_HOLD_LOCK_MS: '600000' })));
+      await waitFor(`${name} to hold the job mid-attempt`, async () => {
+        const { rows } = await c.db.query(
+          `select 1 from pg_stat_activity where application_name = $1 and state = 'idle in transaction' and query ilike '%for update%'`,
+          [name],
+        );
+        return rows.length === 1 || undefined;
+      });
+      expect(await w.stop('SIGKILL')).toBe('SIGKILL');
+    };
+    await takeAndDie('e2e-poison-1');
+    // The next worker finds the job stalled once (allowed), takes it, and dies too.
+    await takeAndDie('e2e-poison-2');
+
+    // A healthy worker finds the second stall: past the limit, the job fails and the request ends as failed.
+    const survivor = await started(spawnWorker(workerEnv(c.app.env, 'e2e-survivor', { WORKER_CONCURRENCY: '1' })));
+    const status = await waitFor('the request to end as failed', async () => {
+      const s = await c.retirer.credits.retirementStatus.query({ id });
+      return s.status === 'failed' ? s : undefined;
+    });
+    expect(status.failedReason).toMatch(/^gave up: worker_stalled \(/);
+    expect(await pendingCount(c.db)).toBe(0);
+
+    // Several reconcile rounds later it is still failed: no new job, no retirement.
+    await new Promise((r) => setTimeout(r, 2000));
+    expect((await c.queue.snapshot(id))?.state).toBe('failed');
+    const { rows } = await c.db.query<{ type: string }>(`select type from events where credit_id = $1 order by version`, [id]);
+    expect(rows.map((r) => r.type)).toEqual(['created', 'retirement_requested', 'retirement_failed']);
+    expect(survivor.output()).toMatch(/its job stalled out/);
   });
 });
