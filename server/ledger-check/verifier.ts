@@ -1,4 +1,5 @@
 import type { CreditRecord } from '../db/entities.js';
+import { creditId as idOf } from '../credits/canonical-id.js';
 import { eventHash } from '../credits/event-hash.js';
 import type { StoredEvent } from '../credits/events.js';
 import { projectionDiff, projectionOf } from '../credits/projection.js';
@@ -16,6 +17,7 @@ export type InconsistencyKind =
   | 'version_gap'
   | 'position_order'
   | 'bad_event_type'
+  | 'id_mismatch'
   | 'no_credit'
   | 'missing_projection'
   | 'projection_mismatch'
@@ -67,6 +69,16 @@ export class CreditStreamCheck {
     }
     if ((e.version === 1) !== (e.type === 'created')) {
       return issue('bad_event_type', e.version === 1 ? `the first event is '${e.type}', not 'created'` : `'created' again at version ${e.version}`);
+    }
+    if (e.type === 'created') {
+      // The ID is a hash of the credit's fields: a stream filed under another ID is a forged or moved credit.
+      let derived: string;
+      try {
+        derived = idOf(e.data);
+      } catch (err) {
+        return issue('id_mismatch', `its fields cannot be given a credit ID (${err instanceof Error ? err.message : String(err)})`);
+      }
+      if (derived !== e.creditId) return issue('id_mismatch', `its fields give the credit ID ${derived}, not ${e.creditId}`);
     }
     this.state = evolve(this.state, e);
     this.last = e;

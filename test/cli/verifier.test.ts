@@ -80,6 +80,21 @@ describe('CreditStreamCheck', () => {
     expect(check([first])).toMatchObject({ kind: 'bad_event_type', position: '1' });
   });
 
+  it('finds a stream filed under an ID its created event does not give, even with every hash recomputed', () => {
+    const otherId = creditId({ ...fields, quantity: '999' });
+    // A forger who holds the database re-chains the whole stream under another credit's ID.
+    const forged: StoredEvent[] = [];
+    let head = { version: 0, hash: null as string | null };
+    for (const e of stream()) {
+      const [next] = chained(otherId, head, [e], { actor: e.actor, now: e.occurredAt });
+      if (!next) throw new Error('no event chained');
+      forged.push({ ...next, position: e.position });
+      head = { version: next.version, hash: next.hash };
+    }
+    const c = new CreditStreamCheck(otherId);
+    expect(c.add(forged[0] as StoredEvent)).toMatchObject({ kind: 'id_mismatch', position: '10', creditId: otherId, message: expect.stringContaining(id) as unknown });
+  });
+
   it('finds positions that run against the versions', () => {
     const swapped = stream().map((e, i) => (i === 2 ? { ...e, position: '5' } : e));
     expect(check(swapped)).toMatchObject({ kind: 'position_order', position: '5' });
