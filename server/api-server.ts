@@ -15,7 +15,7 @@ export async function startApiServer(env: Env, urls: { databaseUrl: string; redi
     attempts: env.RETIREMENT_MAX_ATTEMPTS,
     onError: (err) => logger.debug({ err: err.message }, 'redis producer error'),
   });
-  const app = createApp({ orm, logger, retirements, lockTimeoutMs: env.DB_LOCK_TIMEOUT_MS, ...(env.ADMIN_API_KEY ? { adminApiKey: env.ADMIN_API_KEY } : {}) });
+  const app = createApp({ orm, logger, retirements, lockTimeoutMs: env.DB_LOCK_TIMEOUT_MS, ...(env.ADMIN_API_KEY && env.BOOTSTRAP_ADMIN_KEY_ENABLED ? { adminApiKey: env.ADMIN_API_KEY } : {}) });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(env.PORT, env.HOST, (err?: Error) => (err ? reject(err) : resolve(s)));
   });

@@ -6,6 +6,8 @@ const envSchema = z.object({
   HOST: z.string().default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   ADMIN_API_KEY: z.string().min(24, 'ADMIN_API_KEY must be at least 24 characters').optional(),
+  // Once a stored admin key exists, the bootstrap key can be switched off (or revoked with keys.revoke).
+  BOOTSTRAP_ADMIN_KEY_ENABLED: z.stringbool().default(true),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('ledger'),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),

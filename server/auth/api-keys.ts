@@ -22,9 +22,17 @@ function sameSecret(a: string, b: string): boolean {
   return timingSafeEqual(ha, hb);
 }
 
-/** Resolves a bearer token to an actor, or null when unknown or revoked. */
+/**
+ * Resolves a bearer token to an actor, or null when unknown or revoked. The
+ * bootstrap key (ADMIN_API_KEY) is honoured until it is retired for good with
+ * keys.revoke key_bootstrap_admin, which leaves a revoked row under that ID:
+ * from then on every API process refuses any ADMIN_API_KEY.
+ */
 export async function resolveKey(em: EntityManager, token: string, adminApiKey?: string): Promise<Actor | null> {
-  if (adminApiKey && sameSecret(token, adminApiKey)) return { keyId: BOOTSTRAP_ADMIN_ID, role: 'admin' };
+  if (adminApiKey && sameSecret(token, adminApiKey)) {
+    const retired = await em.findOne(ApiKeyEntity, { id: BOOTSTRAP_ADMIN_ID }, { disableIdentityMap: true });
+    return retired ? null : { keyId: BOOTSTRAP_ADMIN_ID, role: 'admin' };
+  }
   const row = await em.findOne(ApiKeyEntity, { keyHash: hashKey(token), revokedAt: null }, { disableIdentityMap: true });
   return row ? { keyId: row.id, role: row.role } : null;
 }

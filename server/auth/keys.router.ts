@@ -1,8 +1,8 @@
-import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { ApiKeyEntity } from '../db/entities.js';
 import { procedureFor, router } from '../trpc/init.js';
-import { generateKey, hashKey, keyView } from './api-keys.js';
+import { BOOTSTRAP_ADMIN_ID, keyView } from './api-keys.js';
+import { createKey, keyAudit, revokeKey } from './key-admin.js';
 import { ROLES } from './roles.js';
 
 const keyName = z
@@ -12,22 +12,16 @@ const keyName = z
   .max(100)
   .regex(/^[^\p{Cc}]*$/u, 'name must not contain control characters');
 
+const keyId = z
+  .string()
+  .refine((id) => id === BOOTSTRAP_ADMIN_ID || /^key_[0-9a-f]{16}$/.test(id), `id must be a key ID: key_ followed by 16 hex digits, or ${BOOTSTRAP_ADMIN_ID}`);
+
 export const keysRouter = router({
   /** The only time the key itself is shown: we keep nothing but its hash. */
   create: procedureFor('manageKeys')
     .input(z.object({ name: keyName, role: z.enum(ROLES) }).strict())
     .mutation(async ({ ctx, input }) => {
-      const { id, key } = generateKey();
-      const row = ctx.em.create(ApiKeyEntity, {
-        id,
-        name: input.name,
-        role: input.role,
-        keyHash: hashKey(key),
-        createdAt: new Date(),
-        createdBy: ctx.actor.keyId,
-        revokedAt: null,
-      });
-      await ctx.em.persistAndFlush(row);
+      const { key, row } = await createKey(ctx.em, input, ctx.actor, new Date());
       return { key, apiKey: keyView(row) };
     }),
 
@@ -39,15 +33,19 @@ export const keysRouter = router({
     }),
 
   revoke: procedureFor('manageKeys')
-    .input(z.object({ id: z.string().regex(/^key_[0-9a-f]{16}$/, 'a key ID: key_ followed by 16 hex digits') }).strict())
-    .mutation(async ({ ctx, input }) => {
-      const row = await ctx.em.findOne(ApiKeyEntity, { id: input.id });
-      if (!row) throw new TRPCError({ code: 'NOT_FOUND', message: `API key ${input.id} not found` });
-      // Revoking twice keeps the first revocation time: the audit trail does not move.
-      if (!row.revokedAt) {
-        row.revokedAt = new Date();
-        await ctx.em.flush();
-      }
-      return { apiKey: keyView(row) };
-    }),
+    .input(z.object({ id: keyId }).strict())
+    .mutation(async ({ ctx, input }) => ({ apiKey: keyView(await revokeKey(ctx.em, input.id, ctx.actor, { adminApiKey: ctx.adminApiKey }, new Date())) })),
+
+  /** Who created and revoked which key, when; oldest first. */
+  audit: procedureFor('manageKeys')
+    .input(
+      z
+        .object({
+          cursor: z.string().regex(/^\d{1,19}$/, 'cursor: the nextCursor of an earlier page').default('0'),
+          limit: z.number().int().min(1).max(500).default(100),
+        })
+        .strict()
+        .default({ cursor: '0', limit: 100 }),
+    )
+    .query(({ ctx, input }) => keyAudit(ctx.em, input.cursor, input.limit)),
 });

@@ -83,4 +83,22 @@ export const ApiKeyEntity = defineEntity({
 
 export type ApiKeyRecord = Row<InferEntity<typeof ApiKeyEntity>>;
 
-export const entities = [EventEntity, CreditEntity, ApiKeyEntity];
+/** One line of the key trail: append-only, like the event log. */
+export const ApiKeyAuditEntity = defineEntity({
+  name: 'ApiKeyAudit',
+  tableName: 'api_key_audit',
+  properties: {
+    id: p.bigint('string').primary().autoincrement(),
+    at: p.datetime().columnType('timestamptz'),
+    /** The key that made the change. */
+    actor: p.text(),
+    action: p.text().$type<'created' | 'revoked'>(),
+    keyId: p.text(),
+    keyRole: p.text().$type<Role>(),
+    keyName: p.text(),
+  },
+});
+
+export type ApiKeyAuditRecord = Row<InferEntity<typeof ApiKeyAuditEntity>>;
+
+export const entities = [EventEntity, CreditEntity, ApiKeyEntity, ApiKeyAuditEntity];

@@ -2,12 +2,16 @@ import { defineConfig } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import { entities } from './entities.js';
 import { Migration20261126000000_ledger } from './migrations/Migration20261126000000_ledger.js';
+import { Migration20261201000000_key_audit } from './migrations/Migration20261201000000_key_audit.js';
 
 /**
  * Migrations are listed explicitly rather than globbed from disk so the same
  * list works under tsx, compiled JS and bundlers. Add new ones at the end.
  */
-export const migrationsList = [{ name: 'Migration20261126000000_ledger', class: Migration20261126000000_ledger }];
+export const migrationsList = [
+  { name: 'Migration20261126000000_ledger', class: Migration20261126000000_ledger },
+  { name: 'Migration20261201000000_key_audit', class: Migration20261201000000_key_audit },
+];
 
 export function ormConfig(databaseUrl: string, overrides: { poolMax?: number } = {}) {
   return defineConfig({

@@ -28,6 +28,7 @@ const MATRIX = {
   'keys.create': { right: 'manageKeys', allowed: ['admin'] },
   'keys.list': { right: 'manageKeys', allowed: ['admin'] },
   'keys.revoke': { right: 'manageKeys', allowed: ['admin'] },
+  'keys.audit': { right: 'manageKeys', allowed: ['admin'] },
 } as const satisfies Record<string, { right: Right; allowed: readonly Role[] }>;
 type Procedure = keyof typeof MATRIX;
 
@@ -51,6 +52,7 @@ const CALLS: Record<Procedure, (c: Client, f: Fixtures) => Promise<unknown>> = {
   'keys.create': (c) => c.keys.create.mutate({ name: 'made in the matrix', role: 'auditor' }),
   'keys.list': (c) => c.keys.list.query(),
   'keys.revoke': (c, f) => c.keys.revoke.mutate({ id: f.revokeKeyId }),
+  'keys.audit': (c) => c.keys.audit.query({ limit: 1 }),
 };
 
 /** Callers that present no usable key, and what the server should say about them. */
