@@ -19,6 +19,15 @@ import { canonicalQuantity } from './quantity.js';
  *    can imitate a field boundary.
  *
  * Any change to this rule must bump "cc-v1", or existing IDs stop matching.
+ *
+ * The rule hashes whatever fields it is given. Deciding which spellings are
+ * the same credit beyond case and whitespace is the input schemas' job
+ * (credit.schema.ts), done before this rule sees a field: registry and
+ * serialNumber are NFKC-normalised and must then be ASCII letters, digits,
+ * space and - . _ / : + (so look-alike and invisible characters are refused,
+ * not hashed); projectName is NFKC-normalised with format and invisible
+ * characters refused. That keeps this rule unchanged, so credits stored
+ * before those checks existed still verify with the same IDs.
  */
 
 export const CREDIT_ID_VERSION = 'cc-v1';

@@ -7,22 +7,129 @@ import { canonicalQuantity } from './quantity.js';
  * the field name, so it reads on its own even where a client drops
  * `issue.path`.
  *
+ * Text fields come in three kinds, and what a schema outputs is what the
+ * domain hashes and the `created` event stores:
+ *
+ * - Identifiers (registry, serialNumber) name a registry block, so two
+ *   spellings that look alike on screen must be one identifier. They are
+ *   trimmed and NFKC-normalised, and must then consist only of ASCII letters,
+ *   digits, space and `- . _ / : +` (IDENTIFIER_SEPARATORS). Full-width and
+ *   other compatibility forms therefore become their ASCII letters ("Ｓ-１" is
+ *   "S-1", "ﬁ" is "fi", "Ⅳ" is "IV", "𝐒" is "S"); everything else is
+ *   refused, naming the character and its position: invisible and format
+ *   characters (U+200B, U+200D, U+2060, U+FEFF inside the text, soft hyphen,
+ *   the bidirectional controls U+202A-U+202E and U+2066-U+2069), letters of
+ *   other scripts, and Unicode hyphens and dashes (U+2010-U+2015, U+2212),
+ *   which are refused rather than guessed to be "-".
+ * - Project names are prose in any script, trimmed and NFKC-normalised;
+ *   format characters (category Cf, which includes every bidirectional
+ *   control and zero-width character), other default-ignorable (invisible)
+ *   code points such as variation selectors and Hangul fillers, U+2800
+ *   BRAILLE PATTERN BLANK and the line and paragraph separators U+2028/U+2029
+ *   are refused. So are emoji ZWJ sequences, the price of refusing ZWJ.
+ * - Beneficiary and reason are prose shown back as sent: refused like project
+ *   names, but not normalised.
+ *
+ * Every kind refuses control characters (Cc) and unpaired surrogates; the
+ * fields hashed into the credit ID also refuse code points unassigned in this
+ * Unicode version, the set canonical-id.ts refuses, so a validated credit can
+ * always be given an ID. Positions in messages count code points of the
+ * trimmed text as sent, before normalisation.
+ *
  * This module must stay free of Node built-ins so a browser bundle can import
  * it; that is why the credit-ID pattern lives here rather than in canonical-id.ts.
  */
 
 const CONTROL = /\p{Cc}/u;
 const LONE_SURROGATE = /\p{Cs}/u;
-// Same set canonical-id.ts refuses (with LONE_SURROGATE): fields that feed the
-// ID are checked here so a validated credit can always be given an ID.
 const UNASSIGNED = /\p{Cn}/u;
+/** Characters that change or hide how text reads without showing themselves (see the module comment). */
+const INVISIBLE = /[\p{Cf}\p{Default_Ignorable_Code_Point}\p{Zl}\p{Zp}\u2800]/u;
+/** Unicode's Dash property (U+2010-U+2015, U+2212, U+FE58, ...), named in the message when refused. */
+const DASH = /\p{Dash}/u;
+
+/** What an identifier may hold after NFKC, besides ASCII letters and digits. */
+export const IDENTIFIER_SEPARATORS = [' ', '-', '.', '_', '/', ':', '+'] as const;
+const IDENTIFIER_CHAR = /^[A-Za-z0-9 ._/:+-]$/;
+const IDENTIFIER_ALLOWED = `ASCII letters, digits, space and ${IDENTIFIER_SEPARATORS.slice(1).join(' ')}`;
 
 const requiredOr =
   (field: string, expected: string) =>
   (issue: { input?: unknown }): string =>
     issue.input === undefined ? `${field} is required` : `${field} must be ${expected}`;
 
-const describe = (char: string): string => `U+${(char.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+const hex = (codePoint: number): string => `U+${codePoint.toString(16).toUpperCase().padStart(4, '0')}`;
+
+/** Names of the characters a look-alike is most often built from; ICU's name data is not available in a browser. */
+const CHARACTER_NAMES: Readonly<Record<number, string>> = {
+  0x00ad: 'SOFT HYPHEN',
+  0x034f: 'COMBINING GRAPHEME JOINER',
+  0x061c: 'ARABIC LETTER MARK',
+  0x115f: 'HANGUL CHOSEONG FILLER',
+  0x1160: 'HANGUL JUNGSEONG FILLER',
+  0x1680: 'OGHAM SPACE MARK',
+  0x180e: 'MONGOLIAN VOWEL SEPARATOR',
+  0x200b: 'ZERO WIDTH SPACE',
+  0x200c: 'ZERO WIDTH NON-JOINER',
+  0x200d: 'ZERO WIDTH JOINER',
+  0x200e: 'LEFT-TO-RIGHT MARK',
+  0x200f: 'RIGHT-TO-LEFT MARK',
+  0x2010: 'HYPHEN',
+  0x2011: 'NON-BREAKING HYPHEN',
+  0x2012: 'FIGURE DASH',
+  0x2013: 'EN DASH',
+  0x2014: 'EM DASH',
+  0x2015: 'HORIZONTAL BAR',
+  0x2028: 'LINE SEPARATOR',
+  0x2029: 'PARAGRAPH SEPARATOR',
+  0x202a: 'LEFT-TO-RIGHT EMBEDDING',
+  0x202b: 'RIGHT-TO-LEFT EMBEDDING',
+  0x202c: 'POP DIRECTIONAL FORMATTING',
+  0x202d: 'LEFT-TO-RIGHT OVERRIDE',
+  0x202e: 'RIGHT-TO-LEFT OVERRIDE',
+  0x2043: 'HYPHEN BULLET',
+  0x2060: 'WORD JOINER',
+  0x2061: 'FUNCTION APPLICATION',
+  0x2062: 'INVISIBLE TIMES',
+  0x2063: 'INVISIBLE SEPARATOR',
+  0x2064: 'INVISIBLE PLUS',
+  0x2066: 'LEFT-TO-RIGHT ISOLATE',
+  0x2067: 'RIGHT-TO-LEFT ISOLATE',
+  0x2068: 'FIRST STRONG ISOLATE',
+  0x2069: 'POP DIRECTIONAL ISOLATE',
+  0x207b: 'SUPERSCRIPT MINUS',
+  0x208b: 'SUBSCRIPT MINUS',
+  0x2212: 'MINUS SIGN',
+  0x2800: 'BRAILLE PATTERN BLANK',
+  0x2e3a: 'TWO-EM DASH',
+  0x2e3b: 'THREE-EM DASH',
+  0x3164: 'HANGUL FILLER',
+  0xfe58: 'SMALL EM DASH',
+  0xfeff: 'ZERO WIDTH NO-BREAK SPACE',
+  0xffa0: 'HALFWIDTH HANGUL FILLER',
+};
+
+const nameOf = (codePoint: number): string | undefined => {
+  const named = CHARACTER_NAMES[codePoint];
+  if (named !== undefined) return named;
+  if (codePoint >= 0xfe00 && codePoint <= 0xfe0f) return `VARIATION SELECTOR-${codePoint - 0xfe00 + 1}`;
+  if (codePoint >= 0xe0100 && codePoint <= 0xe01ef) return `VARIATION SELECTOR-${codePoint - 0xe0100 + 17}`;
+  return undefined;
+};
+
+const VISIBLE = /^[\p{L}\p{N}\p{P}\p{S}]$/u;
+
+/**
+ * "U+200B (ZERO WIDTH SPACE)" for a character we know by name, `U+00E9 "é"`
+ * for another visible one, plain "U+0000" otherwise: an invisible or
+ * reordering character is never echoed into the message itself.
+ */
+const describe = (char: string): string => {
+  const codePoint = char.codePointAt(0) ?? 0;
+  const name = nameOf(codePoint);
+  if (name !== undefined) return `${hex(codePoint)} (${name})`;
+  return VISIBLE.test(char) && !INVISIBLE.test(char) ? `${hex(codePoint)} "${char}"` : hex(codePoint);
+};
 
 const codePointCount = (s: string): number => {
   let n = 0;
@@ -33,23 +140,68 @@ const codePointCount = (s: string): number => {
 /** 1-based position in characters (code points), the unit the length limit uses. */
 const positionOf = (s: string, utf16Index: number): number => codePointCount(s.slice(0, utf16Index)) + 1;
 
+/** Whether `char`, after NFKC, is only identifier characters (so "Ｓ" and "ﬁ" are, "é" and "\u2010" are not). */
+const isIdentifierChar = (char: string): boolean => [...char.normalize('NFKC')].every((c) => IDENTIFIER_CHAR.test(c));
+
+type TextKind = 'identifier' | 'name' | 'prose';
+
 type TextOptions = {
   max: number;
+  /** See the module comment. */
+  kind: TextKind;
   /** For fields hashed into the credit ID: refuse code points without a stable canonical form. */
   partOfId?: boolean;
 };
 
 /**
- * Trimmed, non-empty, at most `max` characters after trimming. Characters are
- * Unicode code points (what PostgreSQL's varchar(n) counts), so an emoji is
- * one and "e" + combining accent is two. Control characters (category Cc,
- * including tab and newline) are refused anywhere inside the text, and
- * surrounding ones that are whitespace are trimmed first.
+ * Trimmed, non-empty, at most `max` characters after trimming and
+ * normalisation. Characters are Unicode code points (what PostgreSQL's
+ * varchar(n) counts), so an emoji is one and "e" + combining accent is two.
+ * Control characters (category Cc, including tab and newline) are refused
+ * anywhere inside the text, and surrounding ones that are whitespace are
+ * trimmed first; what else is refused, and how the text is normalised,
+ * depends on `kind` (module comment). A text refused for a character is not
+ * also measured.
  */
-function text(field: string, { max, partOfId = false }: TextOptions) {
+function text(field: string, { max, kind, partOfId = false }: TextOptions) {
   return z
     .string({ error: requiredOr(field, 'a string') })
     .trim()
+    .check((ctx) => {
+      const value = ctx.value;
+      const issuesBefore = ctx.issues.length;
+      const refuse = (pattern: RegExp, what: string) => {
+        const found = pattern.exec(value);
+        if (!found) return;
+        ctx.issues.push({
+          code: 'custom',
+          input: value,
+          message: `${field} must not contain ${what} (found ${describe(found[0])} at character ${positionOf(value, found.index)})`,
+        });
+      };
+      refuse(CONTROL, 'control characters');
+      refuse(LONE_SURROGATE, 'unpaired surrogates');
+      if (partOfId) refuse(UNASSIGNED, 'code points unassigned in this Unicode version');
+      if (ctx.issues.length > issuesBefore) return;
+
+      if (kind !== 'identifier') {
+        refuse(INVISIBLE, 'invisible, format or bidirectional control characters');
+        return;
+      }
+      let position = 0;
+      for (const char of value) {
+        position++;
+        if (isIdentifierChar(char)) continue;
+        const dash = DASH.test(char) ? ': Unicode hyphens and dashes are not read as "-", type the ASCII hyphen-minus' : '';
+        ctx.issues.push({
+          code: 'custom',
+          input: value,
+          message: `${field} must not contain ${describe(char)} at character ${position}${dash}; allowed: ${IDENTIFIER_ALLOWED}`,
+        });
+        return;
+      }
+    })
+    .overwrite((value) => (kind === 'prose' ? value : value.normalize('NFKC').trim()))
     .check((ctx) => {
       const value = ctx.value;
       if (value === '') {
@@ -67,24 +219,12 @@ function text(field: string, { max, partOfId = false }: TextOptions) {
           message: `${field} must be at most ${max} characters, got ${length}`,
         });
       }
-      const refuse = (pattern: RegExp, what: string) => {
-        const found = pattern.exec(value);
-        if (!found) return;
-        ctx.issues.push({
-          code: 'custom',
-          input: value,
-          message: `${field} must not contain ${what} (found ${describe(found[0])} at character ${positionOf(value, found.index)})`,
-        });
-      };
-      refuse(CONTROL, 'control characters');
-      refuse(LONE_SURROGATE, 'unpaired surrogates');
-      if (partOfId) refuse(UNASSIGNED, 'code points unassigned in this Unicode version');
     });
 }
 
-export const projectNameSchema = text('projectName', { max: 200, partOfId: true });
-export const registrySchema = text('registry', { max: 100, partOfId: true });
-export const serialNumberSchema = text('serialNumber', { max: 200, partOfId: true });
+export const projectNameSchema = text('projectName', { max: 200, kind: 'name', partOfId: true });
+export const registrySchema = text('registry', { max: 100, kind: 'identifier', partOfId: true });
+export const serialNumberSchema = text('serialNumber', { max: 200, kind: 'identifier', partOfId: true });
 
 const FIRST_VINTAGE = 1990;
 
@@ -140,7 +280,7 @@ export const creditIdSchema = z
   .string({ error: requiredOr('id', 'a string') })
   .regex(CREDIT_ID_PATTERN, { error: 'id must be "cc_" followed by 64 lowercase hexadecimal digits' });
 
-export const beneficiarySchema = text('beneficiary', { max: 200 });
+export const beneficiarySchema = text('beneficiary', { max: 200, kind: 'prose' });
 
 /**
  * Optional. Missing, null, and empty-after-trim all mean "no reason" and come
@@ -151,7 +291,7 @@ export const retirementReasonSchema = z
   .string({ error: requiredOr('reason', 'a string or null') })
   .nullish()
   .transform((reason) => (reason == null || reason.trim() === '' ? null : reason))
-  .pipe(text('reason', { max: 1000 }).nullable());
+  .pipe(text('reason', { max: 1000, kind: 'prose' }).nullable());
 
 export const retireCreditInput = strictObject('retirement', {
   id: creditIdSchema,

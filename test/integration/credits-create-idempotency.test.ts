@@ -64,6 +64,24 @@ describe('credits.create is idempotent', () => {
     expect(await tableCounts(db)).toEqual({ credits: before.credits + 1, events: before.events + 1 });
   });
 
+  it('a full-width spelling of registry and serial is the same credit; a full-width first create is stored in ASCII', async () => {
+    const fullWidth = (s: string) => s.replace(/[!-~]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 0xfee0));
+    const serial = uniqueSerial('VCS-Wide');
+    const first = await app.admin.credits.create.mutate(validCredit(serial));
+    const again = await app.admin.credits.create.mutate({ ...validCredit(fullWidth(serial)), registry: fullWidth('Verra') });
+
+    expect(again).toEqual({ created: false, credit: first.credit });
+    expect(await storedFor(db, first.credit.id)).toEqual({ credits: 1, created: 1, events: 1 });
+
+    const wideSerial = uniqueSerial('VCS-Wide');
+    const wide = await app.admin.credits.create.mutate({ ...validCredit(fullWidth(wideSerial)), registry: fullWidth('Verra') });
+    expect(wide.created).toBe(true);
+    expect(wide.credit).toMatchObject({ registry: 'Verra', serialNumber: wideSerial });
+    const { rows } = await db.query<{ payload: unknown }>(`select payload from events where credit_id = $1 and type = 'created'`, [wide.credit.id]);
+    expect(JSON.stringify(rows)).toContain(`"serialNumber":"${wideSerial}"`);
+    expect(JSON.stringify(rows)).toContain('"registry":"Verra"');
+  });
+
   it('a key other than the first creator gets the existing credit too, and the history still names the first creator', async () => {
     const issuer = await app.as('issuer');
     const input = validCredit();
