@@ -1,21 +1,29 @@
 import type { Server } from 'node:http';
 import { createApp } from './app.js';
+import { RateLimits } from './auth/rate-limits.js';
 import { initOrm, type Orm } from './db/orm.js';
-import type { Env } from './env.js';
+import { rateLimitSettings, type Env } from './env.js';
 import type { Logger } from './logger.js';
+import { producerConnection } from './queue/redis.js';
 import { RetirementQueue } from './queue/retirement-queue.js';
 
 export type RunningApi = { url: string; orm: Orm; close(): Promise<void> };
 
-/** The API in this process: env → orm → queue producer → app → listen. */
+/** The API in this process: env → orm → queue producer and rate limits → app → listen. */
 export async function startApiServer(env: Env, urls: { databaseUrl: string; redisUrl: string }, logger: Logger): Promise<RunningApi> {
   const orm = await initOrm(urls.databaseUrl);
-  const retirements = new RetirementQueue(urls.redisUrl, {
-    prefix: env.QUEUE_PREFIX,
-    attempts: env.RETIREMENT_MAX_ATTEMPTS,
-    onError: (err) => logger.debug({ err: err.message }, 'redis producer error'),
+  const onRedisError = (err: Error) => logger.debug({ err: err.message }, 'redis producer error');
+  const retirements = new RetirementQueue(urls.redisUrl, { prefix: env.QUEUE_PREFIX, attempts: env.RETIREMENT_MAX_ATTEMPTS, onError: onRedisError });
+  const rateRedis = producerConnection(urls.redisUrl).on('error', onRedisError);
+  const app = createApp({
+    orm,
+    logger,
+    retirements,
+    rateLimits: new RateLimits(rateRedis, env.QUEUE_PREFIX, rateLimitSettings(env)),
+    lockTimeoutMs: env.DB_LOCK_TIMEOUT_MS,
+    limits: { maxBodyBytes: env.MAX_BODY_BYTES, maxBatchSize: env.MAX_BATCH_SIZE },
+    ...(env.ADMIN_API_KEY && env.BOOTSTRAP_ADMIN_KEY_ENABLED ? { adminApiKey: env.ADMIN_API_KEY } : {}),
   });
-  const app = createApp({ orm, logger, retirements, lockTimeoutMs: env.DB_LOCK_TIMEOUT_MS, ...(env.ADMIN_API_KEY && env.BOOTSTRAP_ADMIN_KEY_ENABLED ? { adminApiKey: env.ADMIN_API_KEY } : {}) });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(env.PORT, env.HOST, (err?: Error) => (err ? reject(err) : resolve(s)));
   });
@@ -27,6 +35,7 @@ export async function startApiServer(env: Env, urls: { databaseUrl: string; redi
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await retirements.close();
+      rateRedis.disconnect();
       await orm.close();
     },
   };

@@ -1,30 +1,78 @@
 import { createExpressMiddleware } from '@trpc/server/adapters/express';
-import express, { type ErrorRequestHandler } from 'express';
-import type { Deps } from './trpc/context.js';
-import { createRequestContext } from './trpc/context.js';
+import { TRPC_ERROR_CODES_BY_KEY, type TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
+import { parse as parseContentType } from 'content-type';
+import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
+import getRawBody from 'raw-body';
+import typeis from 'type-is';
+import { RateLimited } from './auth/rate-limits.js';
+import { createRequestContext, type Deps } from './trpc/context.js';
 import { appRouter } from './trpc/root.js';
 
-const MAX_BODY = '1mb';
+export type RequestLimits = { maxBodyBytes: number; maxBatchSize: number };
 
-/** Body-parser failures answered in the same JSON shape as tRPC errors. */
-const bodyErrors: ErrorRequestHandler = (err: { type?: string; status?: number }, _req, res, next) => {
-  if (err.type === 'entity.too.large') {
-    res.status(413).json({ error: { message: `request body larger than ${MAX_BODY}`, code: -32600, data: { code: 'PAYLOAD_TOO_LARGE', httpStatus: 413 } } });
-    return;
-  }
-  if (err.type === 'entity.parse.failed' || err.status === 400) {
-    res.status(400).json({ error: { message: 'request body is not valid JSON', code: -32700, data: { code: 'PARSE_ERROR', httpStatus: 400 } } });
-    return;
-  }
-  next(err);
-};
+/** An error answer in the same JSON shape as tRPC's own, for requests refused before a procedure runs. */
+function refuse(res: Response, status: number, code: TRPC_ERROR_CODE_KEY, message: string): void {
+  // The rest of an unread body is not worth reading: end the connection with the answer.
+  if (status === 413 || status === 415) res.set('Connection', 'close');
+  res.status(status).json({ error: { message, code: TRPC_ERROR_CODES_BY_KEY[code], data: { code, httpStatus: status } } });
+}
 
-const lastResort: ErrorRequestHandler = (err, req, res, _next) => {
-  (req as { log?: Deps['logger'] }).log?.error({ err }, 'unhandled request error');
-  res.status(500).json({ error: { message: 'Internal server error', code: -32603, data: { code: 'INTERNAL_SERVER_ERROR', httpStatus: 500 } } });
-};
+/**
+ * Reads a JSON request body within `maxBodyBytes`. Everything is refused
+ * before a byte is read when it can be: a declared size over the limit is 413
+ * whatever the content type, a body that is not JSON is 415 (every procedure
+ * takes JSON), as are charsets other than UTF-8 and any Content-Encoding. A
+ * body of undeclared size is cut off at the limit with 413: the rest is never
+ * read, and the connection is closed with the answer.
+ */
+function jsonBody(deps: Deps, maxBodyBytes: number): RequestHandler {
+  const refuseLogged = (req: Request, res: Response, status: number, code: TRPC_ERROR_CODE_KEY, message: string) => {
+    deps.logger.info({ method: req.method, path: req.path, status, contentType: req.headers['content-type'] }, `request refused: ${message}`);
+    refuse(res, status, code, message);
+  };
+  return (req, res, next) => {
+    if (Number(req.headers['content-length'] ?? 0) > maxBodyBytes) {
+      refuseLogged(req, res, 413, 'PAYLOAD_TOO_LARGE', `request body larger than ${maxBodyBytes} bytes`);
+      return;
+    }
+    if (!typeis.hasBody(req)) {
+      next();
+      return;
+    }
+    if (!typeis(req, ['application/json'])) {
+      refuseLogged(req, res, 415, 'UNSUPPORTED_MEDIA_TYPE', 'request body must be JSON: send Content-Type: application/json');
+      return;
+    }
+    const charset = parseContentType(req.headers['content-type'] ?? '').parameters.charset?.toLowerCase() ?? 'utf-8';
+    if (charset !== 'utf-8' && charset !== 'utf8') {
+      refuseLogged(req, res, 415, 'UNSUPPORTED_MEDIA_TYPE', `request body must be UTF-8 JSON, not charset ${JSON.stringify(charset)}`);
+      return;
+    }
+    const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
+    if (encoding !== 'identity') {
+      refuseLogged(req, res, 415, 'UNSUPPORTED_MEDIA_TYPE', `Content-Encoding ${JSON.stringify(encoding)} is not accepted: send the body uncompressed`);
+      return;
+    }
+    getRawBody(req, { limit: maxBodyBytes, encoding: 'utf-8' }).then(
+      (text) => {
+        try {
+          (req as Request & { body: unknown }).body = JSON.parse(text) as unknown;
+        } catch {
+          refuseLogged(req, res, 400, 'PARSE_ERROR', 'request body is not valid JSON');
+          return;
+        }
+        next();
+      },
+      (err: { type?: string }) => {
+        if (err.type === 'entity.too.large') refuseLogged(req, res, 413, 'PAYLOAD_TOO_LARGE', `request body larger than ${maxBodyBytes} bytes`);
+        else refuseLogged(req, res, 400, 'BAD_REQUEST', 'request body could not be read');
+      },
+    );
+  };
+}
 
-export function createApp(deps: Deps) {
+export function createApp(deps: Deps & { limits: RequestLimits }) {
+  const { limits, logger } = deps;
   const app = express();
   app.disable('x-powered-by');
   app.get('/healthz', (_req, res) => {
@@ -32,17 +80,31 @@ export function createApp(deps: Deps) {
   });
   app.use(
     '/trpc',
-    // Size is checked from Content-Length before a byte is parsed.
-    express.json({ limit: MAX_BODY, strict: false }),
-    bodyErrors,
+    jsonBody(deps, limits.maxBodyBytes),
     createExpressMiddleware({
       router: appRouter,
       createContext: ({ req }) => createRequestContext(deps, req),
+      maxBatchSize: limits.maxBatchSize,
+      responseMeta({ errors }) {
+        const limited = errors.map((e) => e.cause).find((c): c is RateLimited => c instanceof RateLimited);
+        const busy = errors.some((e) => e.code === 'TOO_MANY_REQUESTS');
+        if (limited) return { headers: { 'retry-after': String(Math.max(1, Math.ceil(limited.retryAfterMs / 1000))) } };
+        return busy ? { headers: { 'retry-after': '1' } } : {};
+      },
       onError({ error, path, type }) {
-        if (error.code === 'INTERNAL_SERVER_ERROR') deps.logger.error({ err: error.cause ?? error, path, type }, 'procedure failed');
+        if (error.code === 'INTERNAL_SERVER_ERROR') logger.error({ err: error.cause ?? error, path, type }, 'procedure failed');
+        else logger.info({ code: error.code, path, type, message: error.message }, 'procedure refused the call');
       },
     }),
   );
+  app.use((req, res) => {
+    logger.info({ method: req.method, path: req.path }, 'no such route');
+    refuse(res, 404, 'NOT_FOUND', `no route ${req.method} ${req.path}`);
+  });
+  const lastResort: ErrorRequestHandler = (err, req, res, _next) => {
+    logger.error({ err, method: req.method, path: req.path }, 'unhandled request error');
+    refuse(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
+  };
   app.use(lastResort);
   return app;
 }

@@ -17,6 +17,16 @@ const envSchema = z.object({
   RETIREMENT_MAX_STALLS: z.coerce.number().int().min(0).max(100).default(3),
   DB_LOCK_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
   DATA_DIR: z.string().optional(),
+  // Request bounds: bytes of one request body (any content type), and calls in one tRPC batch.
+  MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+  MAX_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(50),
+  // Calls per key per window, by role (callers without a usable key: per IP address).
+  RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(3600).default(1),
+  RATE_LIMIT_ISSUER: z.coerce.number().int().min(1).default(1000),
+  RATE_LIMIT_RETIRER: z.coerce.number().int().min(1).default(1000),
+  RATE_LIMIT_AUDITOR: z.coerce.number().int().min(1).default(1000),
+  RATE_LIMIT_ADMIN: z.coerce.number().int().min(1).default(2000),
+  RATE_LIMIT_ANONYMOUS: z.coerce.number().int().min(1).default(100),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -36,3 +46,14 @@ export function requireUrl(env: Env, name: 'DATABASE_URL' | 'REDIS_URL'): string
   if (!value) throw new Error(`${name} is not set (npm start sets it for you; npm run server/worker need it)`);
   return value;
 }
+
+export const rateLimitSettings = (env: Env) => ({
+  windowSeconds: env.RATE_LIMIT_WINDOW_SECONDS,
+  callsPerWindow: {
+    issuer: env.RATE_LIMIT_ISSUER,
+    retirer: env.RATE_LIMIT_RETIRER,
+    auditor: env.RATE_LIMIT_AUDITOR,
+    admin: env.RATE_LIMIT_ADMIN,
+    anonymous: env.RATE_LIMIT_ANONYMOUS,
+  },
+});

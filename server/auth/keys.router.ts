@@ -47,5 +47,8 @@ export const keysRouter = router({
         .strict()
         .default({ cursor: '0', limit: 100 }),
     )
-    .query(({ ctx, input }) => keyAudit(ctx.em, input.cursor, input.limit)),
+    .query(({ ctx, input }) => {
+      ctx.budget.take('rowsRead', input.limit, `keys.audit with limit ${input.limit}`);
+      return keyAudit(ctx.em, input.cursor, input.limit);
+    }),
 });

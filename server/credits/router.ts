@@ -9,12 +9,20 @@ import { listCredits } from './list.handler.js';
 import { creditStateAt, getCredit } from './read.handlers.js';
 import { requestRetirement, retirementStatus } from './retire.handler.js';
 
-const isoInstant = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
+const EARLIEST_INSTANT = new Date('1990-01-01T00:00:00Z');
+const DAY_MS = 24 * 3600 * 1000;
+
+/** An ISO-8601 instant no earlier than the first vintage and no later than a day from now (clocks differ). */
+const isoInstant = z.iso
+  .datetime({ offset: true, error: 'at must be an ISO-8601 instant with a time zone, e.g. 2024-05-01T12:00:00Z' })
+  .transform((s) => new Date(s))
+  .refine((d) => d >= EARLIEST_INSTANT && d.getTime() <= Date.now() + DAY_MS, 'at must be between 1990-01-01T00:00:00Z and one day from now');
 
 export const creditsRouter = router({
   create: procedureFor('create')
     .input(createCreditInput)
     .mutation(async ({ ctx, input }) => {
+      ctx.budget.take('creditsCreated', 1, 'credits.create');
       const [result] = await createCredits(ctx.em, [input], ctx.actor.keyId, new Date());
       if (!result) throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'no outcome' });
       if (result.outcome === 'conflict') throw conflict(result.message, { existingId: result.existingId });
@@ -25,6 +33,7 @@ export const creditsRouter = router({
   createMany: procedureFor('create')
     .input(z.object({ items: z.array(z.unknown()).min(1).max(1000) }).strict())
     .mutation(async ({ ctx, input }) => {
+      ctx.budget.take('creditsCreated', input.items.length, `credits.createMany with ${input.items.length} items`);
       const parsed = input.items.map((item) => createCreditInput.safeParse(item));
       const valid = parsed.flatMap((p, index) => (p.success ? [{ index, fields: p.data }] : []));
       const outcomes = await createCredits(ctx.em, valid.map((v) => v.fields), ctx.actor.keyId, new Date());
@@ -51,7 +60,10 @@ export const creditsRouter = router({
 
   list: procedureFor('read')
     .input(listCreditsInput)
-    .query(({ ctx, input }) => listCredits(ctx.em, input)),
+    .query(({ ctx, input }) => {
+      ctx.budget.take('rowsRead', input.limit, `credits.list with limit ${input.limit}`);
+      return listCredits(ctx.em, input);
+    }),
 
   stateAt: procedureFor('read')
     .input(z.object({ id: creditIdSchema, at: isoInstant }).strict())

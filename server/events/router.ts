@@ -20,6 +20,7 @@ export const eventsRouter = router({
         .strict(),
     )
     .query(async ({ ctx, input }) => {
+      ctx.budget.take('rowsRead', input.limit, `events.list with limit ${input.limit}`);
       const events = await readFeed(ctx.em, input.afterPosition, input.limit);
       const last = events.at(-1);
       return { events: events.map(eventView), nextPosition: last ? last.position : input.afterPosition };

@@ -2,9 +2,11 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Request } from 'express';
 import type { Logger } from 'pino';
 import { resolveKey } from '../auth/api-keys.js';
+import type { RateLimits } from '../auth/rate-limits.js';
 import type { Actor } from '../auth/roles.js';
 import type { Orm } from '../db/orm.js';
 import type { RetirementQueue } from '../queue/retirement-queue.js';
+import { RequestBudget } from './request-budget.js';
 
 /** Long-lived dependencies, built once per process. */
 export type Deps = {
@@ -14,6 +16,7 @@ export type Deps = {
   adminApiKey?: string;
   /** How long a request waits for a credit's row lock before answering CREDIT_BUSY. */
   lockTimeoutMs: number;
+  rateLimits: RateLimits;
 };
 
 export type Context = Deps & {
@@ -22,13 +25,17 @@ export type Context = Deps & {
   actor: Actor | null;
   /** Why there is no actor: no Authorization header, or a key we do not honour. */
   authProblem: 'missing' | 'invalid' | null;
+  /** The caller's address, which counts calls made without a usable key. */
+  ip: string;
+  /** What all the calls of this HTTP request may read and create together. */
+  budget: RequestBudget;
 };
 
 export async function createRequestContext(deps: Deps, req: Request): Promise<Context> {
-  const em = deps.orm.em.fork();
+  const base = { ...deps, em: deps.orm.em.fork(), ip: req.ip ?? req.socket.remoteAddress ?? 'unknown', budget: new RequestBudget() };
   const header = req.headers.authorization;
-  if (!header) return { ...deps, em, actor: null, authProblem: 'missing' };
+  if (!header) return { ...base, actor: null, authProblem: 'missing' };
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  const actor = match?.[1] ? await resolveKey(em, match[1], deps.adminApiKey) : null;
-  return { ...deps, em, actor, authProblem: actor ? null : 'invalid' };
+  const actor = match?.[1] ? await resolveKey(base.em, match[1], deps.adminApiKey) : null;
+  return { ...base, actor, authProblem: actor ? null : 'invalid' };
 }

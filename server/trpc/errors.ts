@@ -1,5 +1,6 @@
 import { TRPCError } from '@trpc/server';
 import type { z } from 'zod';
+import { RateLimited } from '../auth/rate-limits.js';
 import { DomainError, type DomainErrorCode } from '../credits/errors.js';
 
 const DOMAIN_TO_TRPC: Record<DomainErrorCode, TRPCError['code']> = {
@@ -36,7 +37,8 @@ export function fieldIssues(error: z.ZodError): FieldIssue[] {
   return error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(input)', message: i.message }));
 }
 
-export function detailsOf(cause: unknown): { domainCode?: string; details?: Record<string, unknown> } {
+export function detailsOf(cause: unknown): { domainCode?: string; details?: Record<string, unknown>; retryAfterMs?: number } {
+  if (cause instanceof RateLimited) return { retryAfterMs: cause.retryAfterMs };
   if (cause instanceof DomainError) return { domainCode: cause.code, details: cause.details };
   if (cause instanceof DomainDetails) return { details: cause.details };
   return {};

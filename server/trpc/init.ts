@@ -1,5 +1,6 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import { ZodError } from 'zod';
+import { RateLimited } from '../auth/rate-limits.js';
 import { ACCESS, type Right } from '../auth/roles.js';
 import { DomainError } from '../credits/errors.js';
 import type { Context } from './context.js';
@@ -28,11 +29,22 @@ const t = initTRPC.context<Context>().create({
 
 export const router = t.router;
 /** Domain rule violations thrown anywhere below become their API error codes here. */
-export const publicProcedure = t.procedure.use(async ({ next }) => {
-  const result = await next();
-  if (!result.ok && result.error.cause instanceof DomainError) throw toTRPCError(result.error.cause);
-  return result;
-});
+export const publicProcedure = t.procedure
+  .use(async ({ next }) => {
+    const result = await next();
+    if (!result.ok && result.error.cause instanceof DomainError) throw toTRPCError(result.error.cause);
+    return result;
+  })
+  // Every call counts against its key's limit, or its address's when it has no usable key.
+  .use(async ({ ctx, next }) => {
+    try {
+      await (ctx.actor ? ctx.rateLimits.take(ctx.actor.role, ctx.actor.keyId) : ctx.rateLimits.take('anonymous', ctx.ip));
+    } catch (err) {
+      if (err instanceof RateLimited) throw new TRPCError({ code: 'TOO_MANY_REQUESTS', message: err.message, cause: err });
+      throw err;
+    }
+    return next();
+  });
 
 const authedProcedure = publicProcedure.use(({ ctx, next }) => {
   if (!ctx.actor) {
