@@ -1,9 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Command } from 'commander';
 import type * as Lazy from './lazy.js';
-import { EVENT_COLUMNS, fromRow, type EventDbRow, type StoredEvent } from '../../server/credits/event-store.js';
-import type { CreditRow } from '../../server/db/entities.js';
-import type { CreditStreamCheck, Inconsistency } from '../../server/ledger-check/verifier.js';
+import { EVENT_COLUMNS, fromRow, type EventDbRow, type StoredEvent } from '../credits/event-store.js';
+import type { CreditRow } from '../db/entities.js';
+import type { CreditStreamCheck, Inconsistency } from '../ledger-check/verifier.js';
 import { databaseUrl, intOption } from './config.js';
 import { EXIT, type ExitCode } from './errors.js';
 import { formatDuration, Output } from './output.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { ROLES, type Role } from '../../server/auth/roles.js';
+import { ROLES, type Role } from '../auth/roles.js';
 import { apiFailure, createAdminClient } from './api.js';
 import { apiConfig, type GlobalOptions } from './config.js';
 import { CliError, EXIT, type ExitCode } from './errors.js';

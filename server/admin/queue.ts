@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import type { Command } from 'commander';
-import type { RetirementJobData } from '../../server/queue/retirement-queue.js';
+import type { RetirementJobData } from '../queue/retirement-queue.js';
 import { reconcile } from '../../worker/reconciler.js';
 import { databaseUrl, intOption, queueConfig } from './config.js';
 import { EXIT, type ExitCode } from './errors.js';

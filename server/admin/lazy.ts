@@ -5,7 +5,7 @@
  * `keys` start without loading what they never use.
  */
 export { IsolationLevel } from '@mikro-orm/postgresql';
-export { findCredits, lockCredit, projectionOf, saveProjection } from '../../server/credits/projection.js';
-export { eventView } from '../../server/credits/read.handlers.js';
-export { CreditStreamCheck, orphanProjection, projectionDiff } from '../../server/ledger-check/verifier.js';
+export { findCredits, lockCredit, projectionOf, saveProjection } from '../credits/projection.js';
+export { eventView } from '../credits/read.handlers.js';
+export { CreditStreamCheck, orphanProjection, projectionDiff } from '../ledger-check/verifier.js';
 export { withDatabase, withQueue } from './services.js';

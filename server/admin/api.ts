@@ -1,6 +1,6 @@
 import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
 // Type-only: the script carries the server's types, never its code, for API calls.
-import type { AppRouter } from '../../server/trpc/root.js';
+import type { AppRouter } from '../trpc/root.js';
 import type { ApiConfig } from './config.js';
 import { CliError, EXIT, errorMessage } from './errors.js';
 

@@ -1,9 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Command } from 'commander';
 import type * as Lazy from './lazy.js';
-import { EVENT_COLUMNS, fromRow, readStream, type EventDbRow, type StoredEvent } from '../../server/credits/event-store.js';
-import { replay } from '../../server/credits/state.js';
-import type { CreditRow } from '../../server/db/entities.js';
+import { EVENT_COLUMNS, fromRow, readStream, type EventDbRow, type StoredEvent } from '../credits/event-store.js';
+import { replay } from '../credits/state.js';
+import type { CreditRow } from '../db/entities.js';
 import { databaseUrl, intOption, lockTimeoutMs } from './config.js';
 import { EXIT, errorMessage, type ExitCode } from './errors.js';
 import { formatDuration, Output } from './output.js';

@@ -1,8 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Redis } from 'ioredis';
-import { initOrm, type Orm } from '../../server/db/orm.js';
-import { RetirementQueue } from '../../server/queue/retirement-queue.js';
-import { withTimeout } from '../../server/queue/with-timeout.js';
+import { initOrm, type Orm } from '../db/orm.js';
+import { RetirementQueue } from '../queue/retirement-queue.js';
+import { withTimeout } from '../queue/with-timeout.js';
 import type { QueueConfig } from './config.js';
 import { CliError, EXIT, errorMessage } from './errors.js';
 
