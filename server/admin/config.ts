@@ -1,3 +1,4 @@
+import { InvalidEnvError, loadEnv, type Env } from '../env.js';
 import { CliError } from './errors.js';
 
 /** Options every command accepts (declared once on the program). */
@@ -7,50 +8,54 @@ export const DEFAULT_LEDGER_URL = 'http://127.0.0.1:3000';
 
 export type ApiConfig = { url: string; apiKey: string };
 
+/**
+ * The environment as the API and worker read it (server/env.ts), read when a
+ * command needs it so that --help works whatever is set. A bad value is a
+ * usage error naming the variable.
+ */
+function settings(source: NodeJS.ProcessEnv): Env {
+  try {
+    return loadEnv(source);
+  } catch (err) {
+    if (err instanceof InvalidEnvError) throw new CliError(`invalid environment: ${err.issues.map((i) => `${i.variable}: ${i.message}`).join('; ')}`);
+    throw err;
+  }
+}
+
+/** What the settings are when nothing is set, for help texts. */
+export const ENV_DEFAULTS: Env = loadEnv({});
+
 /** --url / LEDGER_URL, and --api-key / LEDGER_API_KEY / ADMIN_API_KEY. */
-export function apiConfig(opts: GlobalOptions, env: NodeJS.ProcessEnv = process.env): ApiConfig {
-  const url = opts.url ?? nonEmpty(env.LEDGER_URL) ?? DEFAULT_LEDGER_URL;
+export function apiConfig(opts: GlobalOptions, source: NodeJS.ProcessEnv = process.env): ApiConfig {
+  const env = settings(source);
+  const url = opts.url ?? env.LEDGER_URL ?? DEFAULT_LEDGER_URL;
   try {
     const parsed = new URL(url);
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('not http(s)');
   } catch {
     throw new CliError(`ledger URL ${JSON.stringify(url)} is not an http(s) URL (--url or LEDGER_URL)`);
   }
-  const apiKey = opts.apiKey ?? nonEmpty(env.LEDGER_API_KEY) ?? nonEmpty(env.ADMIN_API_KEY);
+  const apiKey = opts.apiKey ?? (env.LEDGER_API_KEY || env.ADMIN_API_KEY);
   if (!apiKey) throw new CliError('no API key: pass --api-key or set LEDGER_API_KEY (or ADMIN_API_KEY) to an admin key');
   return { url, apiKey };
 }
 
-export function databaseUrl(env: NodeJS.ProcessEnv = process.env): string {
-  const url = nonEmpty(env.DATABASE_URL);
+export function databaseUrl(source: NodeJS.ProcessEnv = process.env): string {
+  const url = settings(source).DATABASE_URL;
   if (!url) throw new CliError('DATABASE_URL is not set: this command reads PostgreSQL directly');
   return url;
 }
 
 export type QueueConfig = { redisUrl: string; prefix: string; attempts: number };
 
-export function queueConfig(env: NodeJS.ProcessEnv = process.env): QueueConfig {
-  const redisUrl = nonEmpty(env.REDIS_URL);
-  if (!redisUrl) throw new CliError('REDIS_URL is not set: this command reads the retirement queue directly');
-  const prefix = nonEmpty(env.QUEUE_PREFIX) ?? 'ledger';
-  if (!/^[A-Za-z0-9_-]+$/.test(prefix)) throw new CliError(`QUEUE_PREFIX ${JSON.stringify(prefix)} may only hold letters, digits, _ and -`);
-  const attempts = positiveInt(env.RETIREMENT_MAX_ATTEMPTS, 8, 'RETIREMENT_MAX_ATTEMPTS');
-  return { redisUrl, prefix, attempts };
+export function queueConfig(source: NodeJS.ProcessEnv = process.env): QueueConfig {
+  const env = settings(source);
+  if (!env.REDIS_URL) throw new CliError('REDIS_URL is not set: this command reads the retirement queue directly');
+  return { redisUrl: env.REDIS_URL, prefix: env.QUEUE_PREFIX, attempts: env.RETIREMENT_MAX_ATTEMPTS };
 }
 
 /** How long rebuild-projections waits for one credit's row lock (DB_LOCK_TIMEOUT_MS, as the worker). */
-export const lockTimeoutMs = (env: NodeJS.ProcessEnv = process.env): number => positiveInt(env.DB_LOCK_TIMEOUT_MS, 5000, 'DB_LOCK_TIMEOUT_MS');
-
-function nonEmpty(value: string | undefined): string | undefined {
-  return value && value.trim() !== '' ? value : undefined;
-}
-
-function positiveInt(value: string | undefined, fallback: number, name: string): number {
-  if (!nonEmpty(value)) return fallback;
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 1) throw new CliError(`${name} must be a positive integer, got ${JSON.stringify(value)}`);
-  return n;
-}
+export const lockTimeoutMs = (source: NodeJS.ProcessEnv = process.env): number => settings(source).DB_LOCK_TIMEOUT_MS;
 
 /** Commander argument parsers that fail as usage errors. */
 export function intOption(name: string, min: number, max: number) {

@@ -2,7 +2,7 @@ import type { Job } from 'bullmq';
 import type { Command } from 'commander';
 import type { RetirementJobData } from '../queue/retirement-queue.js';
 import { reconcile } from '../../worker/reconciler.js';
-import { databaseUrl, intOption, queueConfig } from './config.js';
+import { databaseUrl, ENV_DEFAULTS, intOption, queueConfig } from './config.js';
 import { EXIT, type ExitCode } from './errors.js';
 import { formatDuration, Output, table } from './output.js';
 
@@ -19,7 +19,7 @@ export function registerQueue(program: Command): void {
       'after',
       `
 Without a subcommand, shows the status (the same as \`queue status\`).
-Reads Redis directly (REDIS_URL, QUEUE_PREFIX default 'ledger'); \`queue
+Reads Redis directly (REDIS_URL, QUEUE_PREFIX default '${ENV_DEFAULTS.QUEUE_PREFIX}'); \`queue
 reconcile\` also reads PostgreSQL (DATABASE_URL).`,
     );
 

@@ -4,7 +4,7 @@ import type * as Lazy from './lazy.js';
 import { EVENT_COLUMNS, fromRow, readStream, type EventDbRow, type StoredEvent } from '../credits/event-store.js';
 import { replay } from '../credits/state.js';
 import type { CreditRow } from '../db/entities.js';
-import { databaseUrl, intOption, lockTimeoutMs } from './config.js';
+import { databaseUrl, ENV_DEFAULTS, intOption, lockTimeoutMs } from './config.js';
 import { EXIT, errorMessage, type ExitCode } from './errors.js';
 import { formatDuration, Output } from './output.js';
 import { createProgress, type Progress } from './progress.js';
@@ -41,7 +41,7 @@ export function registerRebuildProjections(program: Command): void {
 Credits are read in batches and each row is compared with the replay of its
 events. Every credit whose row differs (or is missing) is then rebuilt in its
 own transaction: lock its row (SELECT … FOR UPDATE, the lock every writer
-takes, waiting at most DB_LOCK_TIMEOUT_MS, default 5000), re-read its events,
+takes, waiting at most DB_LOCK_TIMEOUT_MS, default ${ENV_DEFAULTS.DB_LOCK_TIMEOUT_MS}), re-read its events,
 replay, save the projection. Writers are blocked only for that one credit and
 only for that moment. Rows without any event are deleted the same way.
 
