@@ -2,7 +2,8 @@ import { createReadStream } from 'node:fs';
 import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { apiErrorCode, apiFailure, createAdminClient, type AdminClient } from './api.js';
+import { ledgerError, type LedgerClient, type LedgerErrorKind, type LedgerOutputs } from '../../client/index.js';
+import { adminClient, apiFailure } from './api.js';
 import { apiConfig, intOption, type ApiConfig, type GlobalOptions } from './config.js';
 import { readCsv } from './csv.js';
 import { CliError, EXIT, errorMessage, type ExitCode } from './errors.js';
@@ -104,7 +105,7 @@ export async function runImport(file: string, opts: ImportOptions, cfg: ApiConfi
   const previous = opts.restart ? null : await readCheckpoint(checkpointFile, absolute, info, out);
   if (previous) out.note(`resuming ${file} after row ${previous.lastRow} (${previous.lastOrdinal} rows done before; --restart to start over)`);
 
-  const client = createAdminClient(cfg);
+  const client = adminClient(cfg);
   const progress = createProgress({ label: 'import', total: source.total, unit: 'rows', quiet: Boolean(opts.quiet) });
   const counts = zeroCounts();
   const listed: RowError[] = [];
@@ -255,7 +256,7 @@ export async function runImport(file: string, opts: ImportOptions, cfg: ApiConfi
   return counts.conflicts + counts.invalid > 0 ? EXIT.failures : EXIT.ok;
 }
 
-type CreateManyResult = Awaited<ReturnType<AdminClient['credits']['createMany']['mutate']>>['results'][number];
+type CreateManyResult = LedgerOutputs['credits']['createMany']['results'][number];
 type Outcome = CreateManyResult | { outcome: 'local'; message: string };
 type BatchAnswer = { kind: 'ok'; outcomes: Outcome[] } | { kind: 'failed'; error: CliError };
 
@@ -264,7 +265,7 @@ class Batch {
   answer: BatchAnswer | null = null;
   settled: Promise<void> = Promise.resolve();
 
-  start(client: AdminClient, cfg: ApiConfig, maxItems: number): Promise<void> {
+  start(client: LedgerClient, cfg: ApiConfig, maxItems: number): Promise<void> {
     const toSend = this.rows.filter((r) => r.error === undefined);
     this.settled = sendAll(client, cfg, toSend.map((r) => r.item), maxItems)
       .then((results) => {
@@ -322,9 +323,9 @@ const issueText = (issue: { path: string; message: string }): string => {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Transient failures are retried: creates are idempotent, so a repeat is harmless. */
-const RETRYABLE = new Set<string | null>([null, 'INTERNAL_SERVER_ERROR', 'TIMEOUT', 'TOO_MANY_REQUESTS', 'BAD_GATEWAY', 'SERVICE_UNAVAILABLE', 'GATEWAY_TIMEOUT', 'CLIENT_CLOSED_REQUEST']);
+const RETRYABLE: ReadonlySet<LedgerErrorKind> = new Set(['NETWORK', 'BUSY', 'INTERNAL']);
 
-async function sendAll(client: AdminClient, cfg: ApiConfig, items: unknown[], maxItems: number): Promise<CreateManyResult[]> {
+async function sendAll(client: LedgerClient, cfg: ApiConfig, items: unknown[], maxItems: number): Promise<CreateManyResult[]> {
   if (items.length === 0) return [];
   if (items.length > maxItems) {
     const half = Math.ceil(items.length / 2);
@@ -336,10 +337,10 @@ async function sendAll(client: AdminClient, cfg: ApiConfig, items: unknown[], ma
       if (results.length !== items.length) throw new CliError(`the API answered ${results.length} of ${items.length} items`, EXIT.usage);
       return [...results].sort((a, b) => a.index - b.index);
     } catch (err) {
-      const code = apiErrorCode(err);
+      const { kind } = ledgerError(err);
       // Rows with long fields can make 1000 of them exceed the API's body limit: halve and go on.
-      if (code === 'PAYLOAD_TOO_LARGE' && items.length > 1) return sendAll(client, cfg, items, Math.ceil(items.length / 2));
-      if (!RETRYABLE.has(code) || attempt >= MAX_ATTEMPTS) throw apiFailure(err, cfg);
+      if (kind === 'PAYLOAD_TOO_LARGE' && items.length > 1) return sendAll(client, cfg, items, Math.ceil(items.length / 2));
+      if (!RETRYABLE.has(kind) || attempt >= MAX_ATTEMPTS) throw apiFailure(err, cfg);
       await sleep(200 * 2 ** attempt);
     }
   }
