@@ -6,7 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { DEFAULT_LEDGER_URL, ENV_DEFAULTS } from './config.js';
 import { CliError, EXIT, errorMessage } from './errors.js';
 import { registerExport } from './export.js';
-import { registerImport } from './import.js';
+import { registerImport } from './import/command.js';
 import { registerKeys } from './keys.js';
 import { Output } from './output.js';
 import { registerQueue } from './queue.js';
