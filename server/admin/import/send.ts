@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ledgerError, type LedgerClient, type LedgerErrorKind, type LedgerOutputs } from '../../../client/index.js';
 import { apiFailure } from '../api.js';
 import type { ApiConfig } from '../config.js';
@@ -9,8 +10,6 @@ const MAX_ATTEMPTS = 5;
 
 /** Transient failures are retried: creates are idempotent, so a repeat is harmless. */
 const RETRYABLE: ReadonlySet<LedgerErrorKind> = new Set(['NETWORK', 'BUSY', 'INTERNAL']);
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * credits.createMany for `items`, at most `maxItems` a call, with the answers
