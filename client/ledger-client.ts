@@ -1,4 +1,4 @@
-import { createTRPCClient, httpBatchLink } from '@trpc/client';
+import { createTRPCClient, httpBatchLink, httpLink } from '@trpc/client';
 import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 // Type-only: the client carries the server's types, never its code.
 import type { AppRouter } from '../server/trpc/root.js';
@@ -8,19 +8,24 @@ export type LedgerClientOptions = {
   url: string;
   apiKey: string;
   fetch?: typeof globalThis.fetch;
+  /**
+   * Calls made in the same tick share one HTTP request (default true). false
+   * sends every call as a request of its own: an importer that has several
+   * 1000-item `credits.createMany` calls in flight must not have them
+   * combined into one request body, past the API's body limit.
+   */
+  batch?: boolean;
 };
 
 export function createLedgerClient(opts: LedgerClientOptions) {
   const base = opts.url.replace(/\/+$/, '');
+  const link = {
+    url: base.endsWith('/trpc') ? base : `${base}/trpc`,
+    headers: () => ({ authorization: `Bearer ${opts.apiKey}` }),
+    ...(opts.fetch ? { fetch: opts.fetch } : {}),
+  };
   return createTRPCClient<AppRouter>({
-    links: [
-      httpBatchLink({
-        url: base.endsWith('/trpc') ? base : `${base}/trpc`,
-        headers: () => ({ authorization: `Bearer ${opts.apiKey}` }),
-        ...(opts.fetch ? { fetch: opts.fetch } : {}),
-        maxItems: 50,
-      }),
-    ],
+    links: [opts.batch === false ? httpLink(link) : httpBatchLink({ ...link, maxItems: 50 })],
   });
 }
 

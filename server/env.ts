@@ -9,7 +9,7 @@ const envSchema = z.object({
   // Once a stored admin key exists, the bootstrap key can be switched off (or revoked with keys.revoke).
   BOOTSTRAP_ADMIN_KEY_ENABLED: z.stringbool().default(true),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('ledger'),
+  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/, 'may only hold letters, digits, _ and -').default('ledger'),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
   RECONCILE_INTERVAL_MS: z.coerce.number().int().min(200).default(30_000),
   RETIREMENT_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(8),
@@ -27,17 +27,27 @@ const envSchema = z.object({
   RATE_LIMIT_AUDITOR: z.coerce.number().int().min(1).default(1000),
   RATE_LIMIT_ADMIN: z.coerce.number().int().min(1).default(2000),
   RATE_LIMIT_ANONYMOUS: z.coerce.number().int().min(1).default(100),
+  // The admin script's (server/admin): the API it talks to and its key (--url / --api-key override them).
+  LEDGER_URL: z.string().url().optional(),
+  LEDGER_API_KEY: z.string().optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;
 
+/** A setting that does not parse; `variable` is its name. */
+export type EnvIssue = { variable: string; message: string };
+
+export class InvalidEnvError extends Error {
+  constructor(readonly issues: EnvIssue[]) {
+    super(`invalid environment:\n${issues.map((i) => `  ${i.variable}: ${i.message}`).join('\n')}`);
+    this.name = 'InvalidEnvError';
+  }
+}
+
 /** Parsed once at start-up; a bad setting stops the process with the variable's name. */
 export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
   const parsed = envSchema.safeParse(source);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new Error(`invalid environment:\n${lines.join('\n')}`);
-  }
+  if (!parsed.success) throw new InvalidEnvError(parsed.error.issues.map((i) => ({ variable: i.path.join('.'), message: i.message })));
   return parsed.data;
 }
 

@@ -39,6 +39,24 @@ export type Handled = {
 const isLockTimeout = (err: unknown) => err instanceof LockWaitTimeoutException || (err as { code?: unknown }).code === '55P03';
 
 /**
+ * A transaction that waits at most `lockTimeoutMs` for any lock it needs; a
+ * lock held longer by someone else ends it with DomainError CREDIT_BUSY
+ * (retryable), so a stuck lock costs one caller an error, not the pool its
+ * connections.
+ */
+export async function lockingTransaction<T>(em: EntityManager, creditId: string, lockTimeoutMs: number, work: (tx: EntityManager) => Promise<T>): Promise<T> {
+  try {
+    return await em.transactional(async (tx) => {
+      await tx.execute(`set local lock_timeout = ${Math.trunc(lockTimeoutMs)}`);
+      return work(tx);
+    });
+  } catch (err) {
+    if (isLockTimeout(err)) throw new DomainError('CREDIT_BUSY', `credit ${creditId} is busy; retry shortly`);
+    throw err;
+  }
+}
+
+/**
  * Throws DomainError CREDIT_NOT_FOUND when the credit has no events,
  * CREDIT_BUSY when its row stays locked past `lockTimeoutMs`, and whatever
  * `decide` throws; nothing is written in any of those cases.
@@ -49,31 +67,24 @@ export async function handleCommand(
   decide: (state: Exclude<CreditState, { status: 'absent' }>) => Decision,
   opts: HandleOptions,
 ): Promise<Handled> {
-  try {
-    return await em.transactional(async (tx) => {
-      // A stuck lock must cost one caller a retryable error, not the pool its connections.
-      await tx.execute(`set local lock_timeout = ${Math.trunc(opts.lockTimeoutMs)}`);
-      const row = await lockCredit(tx, creditId);
-      await opts.afterLock?.();
-      const history = await readStream(tx, creditId);
-      const before = replay(history);
-      if (before.status === 'absent') throw new DomainError('CREDIT_NOT_FOUND', `credit ${creditId} not found`);
-      const { events, actor } = decide(before);
-      let appended: StoredEvent[] = [];
-      if (events.length > 0) {
-        await lockLogForAppend(tx);
-        appended = await insertEvents(tx, chained(creditId, headOf(history), events, { actor, now: opts.now }));
-      }
-      const after = replay(appended, before);
-      if (after.status === 'absent') throw new Error(`credit ${creditId} vanished from its own stream`);
-      const projection = projectionOf(after);
-      // A row that disagrees with its events (only a hand edit can do that) is mended by whoever touches the credit next.
-      const projectionRepaired = appended.length === 0 && (!row || projectionDiff(projection, row).length > 0);
-      if (appended.length > 0 || projectionRepaired) await saveCredit(tx, projection);
-      return { before, after, appended, projectionRepaired };
-    });
-  } catch (err) {
-    if (isLockTimeout(err)) throw new DomainError('CREDIT_BUSY', `credit ${creditId} is busy; retry shortly`);
-    throw err;
-  }
+  return lockingTransaction(em, creditId, opts.lockTimeoutMs, async (tx) => {
+    const row = await lockCredit(tx, creditId);
+    await opts.afterLock?.();
+    const history = await readStream(tx, creditId);
+    const before = replay(history);
+    if (before.status === 'absent') throw new DomainError('CREDIT_NOT_FOUND', `credit ${creditId} not found`);
+    const { events, actor } = decide(before);
+    let appended: StoredEvent[] = [];
+    if (events.length > 0) {
+      await lockLogForAppend(tx);
+      appended = await insertEvents(tx, chained(creditId, headOf(history), events, { actor, now: opts.now }));
+    }
+    const after = replay(appended, before);
+    if (after.status === 'absent') throw new Error(`credit ${creditId} vanished from its own stream`);
+    const projection = projectionOf(after);
+    // A row that disagrees with its events (only a hand edit can do that) is mended by whoever touches the credit next.
+    const projectionRepaired = appended.length === 0 && (!row || projectionDiff(projection, row).length > 0);
+    if (appended.length > 0 || projectionRepaired) await saveCredit(tx, projection);
+    return { before, after, appended, projectionRepaired };
+  });
 }

@@ -5,7 +5,7 @@ import { whichBinary } from './binaries.js';
 import { launchOnPort, readPort } from './ports.js';
 import { childEnv, isAlive, processName, spawnServer, stopWithin, waitForPidExit, type Spawned } from './processes.js';
 import { fileSize, logTail, pollReady, waitUntil } from './readiness.js';
-import { shutdownNoSave, withRedis } from './redis-probe.js';
+import { shutdownNoSave, withRedis } from '../queue/redis-probe.js';
 import { DEFAULT_READY_TIMEOUT_MS, LOOPBACK, STOP_TIMEOUT_MS, type ServiceOptions } from './service-options.js';
 
 export interface RedisHandle {

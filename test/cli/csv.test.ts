@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CsvParser, csvLine, readCsv, type CsvRecord } from '../../client/admin/csv.js';
+import { CsvParser, csvLine, readCsv, type CsvRecord } from '../../server/admin/csv.js';
 
 /** Parses text fed in the given chunk sizes (cycled), as a stream would deliver it. */
 function parse(text: string, chunkSizes: number[] = [text.length || 1]): CsvRecord[] {

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Client, QueryResultRow } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CsvParser } from '../../client/admin/csv.js';
+import { CsvParser } from '../../server/admin/csv.js';
 import { eventHash } from '../../server/credits/event-hash.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { cliEnv, generatedCredit, runCli } from '../helpers/cli-run.js';

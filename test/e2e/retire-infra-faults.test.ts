@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { retireAndWait, type LedgerClient } from '../../client/index.js';
-import { withRedis } from '../../server/dev/redis-probe.js';
+import { withRedis } from '../../server/queue/redis-probe.js';
 import { RetirementQueue } from '../../server/queue/retirement-queue.js';
 import type { TestApp } from '../helpers/app.js';
 import { startAppOn } from '../helpers/private-app.js';

@@ -24,7 +24,7 @@ export type RunningCli = {
 
 /** `npm run admin -- …`, as a real subprocess, the way an operator runs it. */
 export function startCli(args: string[], env: NodeJS.ProcessEnv): RunningCli {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'client/admin/index.ts', ...args], {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'server/admin/main.ts', ...args], {
     cwd: repoRoot,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -103,7 +103,7 @@ const base = (): Record<string, Record<string, unknown>> => ({
   'keys.audit': { limit: 5 },
 });
 
-const procedures = Object.entries(appRouter._def.procedures).map(([path, p]) => ({ path, type: (p as { _def: { type: string } })._def.type }));
+const procedures = Object.entries(appRouter._def.procedures).map(([path, p]) => ({ path, type: (p as unknown as { _def: { type: string } })._def.type }));
 
 async function call(path: string, type: string, input: unknown, key: string | null): Promise<{ status: number; text: string }> {
   const headers: Record<string, string> = key ? { authorization: `Bearer ${key}` } : {};

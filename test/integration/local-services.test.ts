@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBinaries } from '../../server/dev/binaries.js';
 import { startPostgres, type PgHandle } from '../../server/dev/postgres-server.js';
-import { withRedis } from '../../server/dev/redis-probe.js';
+import { withRedis } from '../../server/queue/redis-probe.js';
 import { startRedis, type RedisHandle } from '../../server/dev/redis-server.js';
 import { withPgClient } from '../helpers/pg.js';
 

@@ -2,8 +2,9 @@ import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import type { Command } from 'commander';
-import { canonicalJson } from '../../server/credits/event-hash.js';
-import { readAll, type StoredEvent } from '../../server/credits/event-store.js';
+import { canonicalJson } from '../credits/event-hash.js';
+import { feedExtent, readFeed } from '../credits/event-store.js';
+import type { StoredEvent } from '../credits/events.js';
 import { databaseUrl, intOption } from './config.js';
 import { csvLine } from './csv.js';
 import { CliError, EXIT, type ExitCode } from './errors.js';
@@ -80,15 +81,14 @@ export async function runExport(opts: ExportOptions, out: Output): Promise<ExitC
   try {
     await withDatabase(url, async (em) => {
       // Positions become visible in order, so everything up to today's maximum is already there.
-      const [{ max } = { max: '0' }] = await em.execute<{ max: string }[]>(`select coalesce(max(position), 0)::text as max from events`);
-      upTo = max;
-      const [{ n } = { n: '0' }] = await em.execute<{ n: string }[]>(`select count(*)::text as n from events where position > ? and position <= ?`, [after, upTo]);
-      const progress = createProgress({ label: 'export', total: Number(n), unit: 'events', quiet: Boolean(opts.quiet) });
+      const extent = await feedExtent(em, after);
+      upTo = extent.end;
+      const progress = createProgress({ label: 'export', total: extent.count, unit: 'events', quiet: Boolean(opts.quiet) });
       try {
         if (opts.format === 'csv') await write(target, csvLine([...EXPORT_CSV_COLUMNS]));
         let cursor = after;
         while (!closedByReader) {
-          const batch = (await readAll(em, cursor, opts.batchSize)).filter((e) => BigInt(e.position) <= BigInt(upTo));
+          const batch = (await readFeed(em, cursor, opts.batchSize)).filter((e) => BigInt(e.position) <= BigInt(upTo));
           if (batch.length === 0) break;
           await write(target, batch.map(opts.format === 'csv' ? csvEvent : jsonlEvent).join(''));
           count += batch.length;

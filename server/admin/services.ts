@@ -1,8 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Redis } from 'ioredis';
-import { initOrm, type Orm } from '../../server/db/orm.js';
-import { RetirementQueue } from '../../server/queue/retirement-queue.js';
-import { withTimeout } from '../../server/queue/with-timeout.js';
+import { initOrm, type Orm } from '../db/orm.js';
+import { withRedis } from '../queue/redis-probe.js';
+import { RetirementQueue } from '../queue/retirement-queue.js';
+import { withTimeout } from '../queue/with-timeout.js';
 import type { QueueConfig } from './config.js';
 import { CliError, EXIT, errorMessage } from './errors.js';
 
@@ -25,28 +25,13 @@ export async function withDatabase<T>(url: string, fn: (em: EntityManager, orm: 
 
 const REDIS_CONNECT_TIMEOUT_MS = 3000;
 
-/**
- * Redis answers before anything else is built: the queue's own connection
- * retries forever (right for the API and worker, wrong for a CLI).
- */
-async function checkRedis(url: string): Promise<void> {
-  const probe = new Redis(url, { lazyConnect: true, connectTimeout: REDIS_CONNECT_TIMEOUT_MS, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  let firstError: Error | null = null;
-  probe.on('error', (err: Error) => (firstError ??= err));
-  try {
-    await probe.connect();
-    await probe.ping();
-  } catch (err) {
-    // connect() rejects with "Connection is closed."; the 'error' event has the reason.
-    throw new CliError(`cannot reach Redis (REDIS_URL): ${errorMessage(firstError ?? err)}`, EXIT.usage);
-  } finally {
-    probe.disconnect();
-  }
-}
-
 /** The retirement queue as the API and worker see it; fails fast (exit 2) when Redis is unreachable. */
 export async function withQueue<T>(cfg: QueueConfig, fn: (retirements: RetirementQueue) => Promise<T>): Promise<T> {
-  await checkRedis(cfg.redisUrl);
+  // Redis answers before anything else is built: the queue's own connection
+  // retries forever (right for the API and worker, wrong for a CLI).
+  await withRedis(cfg.redisUrl, (r) => r.ping(), REDIS_CONNECT_TIMEOUT_MS).catch((err: unknown) => {
+    throw new CliError(`cannot reach Redis (REDIS_URL): ${errorMessage(err)}`, EXIT.usage);
+  });
   const retirements = new RetirementQueue(cfg.redisUrl, { prefix: cfg.prefix, attempts: cfg.attempts });
   try {
     await withTimeout(retirements.queue.waitUntilReady(), REDIS_CONNECT_TIMEOUT_MS, 'connecting to Redis').catch((err: unknown) => {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { ROLES, type Role } from '../../server/auth/roles.js';
-import { apiFailure, createAdminClient } from './api.js';
+import { ROLES, type Role } from '../auth/roles.js';
+import { adminClient, apiFailure } from './api.js';
 import { apiConfig, type GlobalOptions } from './config.js';
 import { CliError, EXIT, type ExitCode } from './errors.js';
 import { Output, table } from './output.js';
@@ -25,7 +25,7 @@ export function registerKeys(program: Command): void {
     .action(async (opts: JsonOption & { role: Role; name: string }, cmd: Command) => {
       const cfg = apiConfig(cmd.optsWithGlobals<GlobalOptions>());
       const out = new Output(Boolean(opts.json));
-      const { key, apiKey } = await createAdminClient(cfg)
+      const { key, apiKey } = await adminClient(cfg)
         .keys.create.mutate({ role: opts.role, name: opts.name })
         .catch((err: unknown) => {
           throw apiFailure(err, cfg);
@@ -47,7 +47,7 @@ export function registerKeys(program: Command): void {
     .action(async (opts: JsonOption & { active?: boolean }, cmd: Command) => {
       const cfg = apiConfig(cmd.optsWithGlobals<GlobalOptions>());
       const out = new Output(Boolean(opts.json));
-      const { keys: list } = await createAdminClient(cfg)
+      const { keys: list } = await adminClient(cfg)
         .keys.list.query({ includeRevoked: !opts.active })
         .catch((err: unknown) => {
           throw apiFailure(err, cfg);
@@ -77,7 +77,7 @@ export function registerKeys(program: Command): void {
 async function revoke(id: string, cmd: Command, out: Output): Promise<ExitCode> {
   if (!/^key_[0-9a-f]{16}$/.test(id)) throw new CliError(`${JSON.stringify(id)} is not a key ID (key_ followed by 16 hex digits)`);
   const cfg = apiConfig(cmd.optsWithGlobals<GlobalOptions>());
-  const { apiKey } = await createAdminClient(cfg)
+  const { apiKey } = await adminClient(cfg)
     .keys.revoke.mutate({ id })
     .catch((err: unknown) => {
       throw apiFailure(err, cfg);

@@ -1,10 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Command } from 'commander';
 import type * as Lazy from './lazy.js';
-import { EVENT_COLUMNS, fromRow, readStream, type EventDbRow, type StoredEvent } from '../../server/credits/event-store.js';
-import { replay } from '../../server/credits/state.js';
-import type { CreditRow } from '../../server/db/entities.js';
-import { databaseUrl, intOption, lockTimeoutMs } from './config.js';
+import { DomainError } from '../credits/errors.js';
+import { replay } from '../credits/state.js';
+import { databaseUrl, ENV_DEFAULTS, intOption, lockTimeoutMs } from './config.js';
 import { EXIT, errorMessage, type ExitCode } from './errors.js';
 import { formatDuration, Output } from './output.js';
 import { createProgress, type Progress } from './progress.js';
@@ -41,7 +40,7 @@ export function registerRebuildProjections(program: Command): void {
 Credits are read in batches and each row is compared with the replay of its
 events. Every credit whose row differs (or is missing) is then rebuilt in its
 own transaction: lock its row (SELECT … FOR UPDATE, the lock every writer
-takes, waiting at most DB_LOCK_TIMEOUT_MS, default 5000), re-read its events,
+takes, waiting at most DB_LOCK_TIMEOUT_MS, default ${ENV_DEFAULTS.DB_LOCK_TIMEOUT_MS}), re-read its events,
 replay, save the projection. Writers are blocked only for that one credit and
 only for that moment. Rows without any event are deleted the same way.
 
@@ -61,8 +60,7 @@ export async function runRebuild(opts: RebuildOptions, out: Output): Promise<Exi
   const url = databaseUrl();
   lazy = await import('./lazy.js');
   await lazy.withDatabase(url, async (em) => {
-    const [{ count } = { count: '0' }] = await em.execute<{ count: string }[]>(`select count(*)::text as count from events where version = 1`);
-    const progress = createProgress({ label: 'rebuild', total: Number(count), unit: 'credits', quiet: Boolean(opts.quiet) });
+    const progress = createProgress({ label: 'rebuild', total: await lazy.countEvents(em, 'streams'), unit: 'credits', quiet: Boolean(opts.quiet) });
     const fail = (creditId: string, reason: string) => {
       counts.failed++;
       if (failures.length < MAX_LISTED) failures.push({ creditId, reason });
@@ -96,13 +94,7 @@ async function rebuildFromEvents(
   let after = '';
   let seen = 0;
   for (;;) {
-    // Every stream starts at version 1, so this lists each credit once, off the (credit_id, version) index.
-    const ids = (
-      await em.execute<{ credit_id: string }[]>(`select credit_id from events where version = 1 and credit_id > ? order by credit_id limit ?`, [
-        after,
-        opts.batchSize,
-      ])
-    ).map((r) => r.credit_id);
+    const ids = await lazy.streamIds(em, after, opts.batchSize);
     if (ids.length === 0) return;
 
     // Cheap unlocked look first; only suspects go through the locked rebuild.
@@ -127,14 +119,8 @@ async function rebuildFromEvents(
 
 /** The IDs among `ids` whose row is missing or differs from the replay of their events (read without locks). */
 async function differing(em: EntityManager, ids: string[]): Promise<string[]> {
-  const rows = await em.execute<EventDbRow[]>(`select ${EVENT_COLUMNS} from events where credit_id in (?) order by credit_id, version`, [ids]);
-  const streams = new Map<string, StoredEvent[]>();
-  for (const e of rows.map(fromRow)) {
-    const list = streams.get(e.creditId);
-    if (list) list.push(e);
-    else streams.set(e.creditId, [e]);
-  }
-  const { findCredits, projectionDiff, projectionOf } = lazy;
+  const { findCredits, projectionDiff, projectionOf, readStreams } = lazy;
+  const streams = await readStreams(em, ids);
   const projections = new Map((await findCredits(em, ids)).map((r) => [r.id, r]));
   return ids.filter((id) => {
     const state = replay(streams.get(id) ?? []);
@@ -145,49 +131,41 @@ async function differing(em: EntityManager, ids: string[]): Promise<string[]> {
 
 type RebuildOutcome = 'rebuilt' | 'unchanged' | { failed: string };
 
-/** The credit's row, rewritten from its events under the row lock every writer of the credit takes. */
+/**
+ * The credit's row, rewritten from its events through the command handler
+ * with a command that decides nothing: it takes the row lock every writer of
+ * the credit takes, replays, and repairs the row if it differs.
+ */
 async function rebuildOne(em: EntityManager, creditId: string, lockMs: number): Promise<RebuildOutcome> {
-  const { lockCredit, projectionDiff, projectionOf, saveProjection } = lazy;
-  return em.transactional(async (tx) => {
-    await tx.execute(`set local lock_timeout = ${Math.trunc(lockMs)}`);
-    const locked: CreditRow | null = await lockCredit(tx, creditId);
-    const events = await readStream(tx, creditId);
-    const state = replay(events);
-    if (state.status === 'absent') return { failed: 'its events do not bring a credit into existence (see `verify`)' };
-    const next = projectionOf(state);
-    if (locked && projectionDiff(next, locked).length === 0) return 'unchanged';
-    await saveProjection(tx, next);
-    return 'rebuilt';
-  });
+  try {
+    const { projectionRepaired } = await lazy.handleCommand(em, creditId, () => ({ events: [], actor: 'system:rebuild-projections' }), {
+      lockTimeoutMs: lockMs,
+      now: new Date(),
+    });
+    return projectionRepaired ? 'rebuilt' : 'unchanged';
+  } catch (err) {
+    if (err instanceof DomainError && err.code === 'CREDIT_NOT_FOUND') return { failed: 'its events do not bring a credit into existence (see `verify`)' };
+    throw err;
+  }
 }
 
 /** Deletes credits rows that no event explains, each under its row lock. */
 async function removeOrphans(em: EntityManager, lockMs: number, counts: RebuildCounts, fail: (creditId: string, reason: string) => void): Promise<void> {
+  const { deleteOrphanCredit, lockCredit, orphanCreditIds } = lazy;
   let after = '';
   for (;;) {
-    const orphans = await em.execute<{ id: string }[]>(
-      `select c.id from credits c where c.id > ? and not exists (select 1 from events e where e.credit_id = c.id) order by c.id limit 500`,
-      [after],
-    );
-    for (const { id } of orphans) {
+    const orphans = await orphanCreditIds(em, after, 500);
+    for (const id of orphans) {
       try {
-        const deleted = await em.fork().transactional(async (tx) => {
-          await tx.execute(`set local lock_timeout = ${Math.trunc(lockMs)}`);
-          if (!(await lazy.lockCredit(tx, id))) return 0;
-          // Checked again under the lock: a create commits its row and its event together.
-          const res = await tx.execute<{ id: string }[]>(
-            `delete from credits c where c.id = ? and not exists (select 1 from events e where e.credit_id = c.id) returning c.id`,
-            [id],
-          );
-          return res.length;
-        });
-        counts.removed += deleted;
+        // Checked again under the lock: a create commits its row and its event together.
+        const deleted = await lazy.lockingTransaction(em.fork(), id, lockMs, async (tx) => ((await lockCredit(tx, id)) ? deleteOrphanCredit(tx, id) : false));
+        if (deleted) counts.removed++;
       } catch (err) {
         fail(id, errorMessage(err));
       }
     }
     const last = orphans.at(-1);
     if (!last || orphans.length < 500) return;
-    after = last.id;
+    after = last;
   }
 }

@@ -3,10 +3,10 @@
  * One module per command; run `npm run admin -- --help` for the list.
  */
 import { Command, CommanderError } from 'commander';
-import { DEFAULT_LEDGER_URL } from './config.js';
+import { DEFAULT_LEDGER_URL, ENV_DEFAULTS } from './config.js';
 import { CliError, EXIT, errorMessage } from './errors.js';
 import { registerExport } from './export.js';
-import { registerImport } from './import.js';
+import { registerImport } from './import/command.js';
 import { registerKeys } from './keys.js';
 import { Output } from './output.js';
 import { registerQueue } from './queue.js';
@@ -25,7 +25,7 @@ const program = new Command('admin')
 Configuration (environment):
   LEDGER_URL, LEDGER_API_KEY (or ADMIN_API_KEY)   import, keys: the API
   DATABASE_URL                                    verify, rebuild-projections, export, queue reconcile
-  REDIS_URL, QUEUE_PREFIX (default 'ledger')      queue
+  REDIS_URL, QUEUE_PREFIX (default '${ENV_DEFAULTS.QUEUE_PREFIX}')      queue
   DB_LOCK_TIMEOUT_MS, RETIREMENT_MAX_ATTEMPTS     as for the worker
 
 Every command takes --help, and --json for machine-readable output (on stdout).

@@ -1,9 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Command } from 'commander';
 import type * as Lazy from './lazy.js';
-import { EVENT_COLUMNS, fromRow, type EventDbRow, type StoredEvent } from '../../server/credits/event-store.js';
-import type { CreditRow } from '../../server/db/entities.js';
-import type { CreditStreamCheck, Inconsistency } from '../../server/ledger-check/verifier.js';
+import type { CreditRecord } from '../db/entities.js';
+import type { CreditStreamCheck, Inconsistency } from '../ledger-check/verifier.js';
 import { databaseUrl, intOption } from './config.js';
 import { EXIT, type ExitCode } from './errors.js';
 import { formatDuration, Output } from './output.js';
@@ -88,9 +87,8 @@ export async function runVerify(opts: VerifyOptions, out: Output): Promise<ExitC
 type ScanResult = { events: number; credits: number; rows: number; inconsistencies: Inconsistency[]; total: number };
 
 async function scan(em: EntityManager, opts: VerifyOptions, lazy: typeof Lazy): Promise<ScanResult> {
-  const { CreditStreamCheck, findCredits, orphanProjection } = lazy;
-  const [{ count } = { count: '0' }] = await em.execute<{ count: string }[]>('select count(*)::text as count from events');
-  const progress = createProgress({ label: 'verify', total: Number(count), unit: 'events', quiet: Boolean(opts.quiet) });
+  const { CreditStreamCheck, countEvents, findCredits, orphanCreditIds, orphanProjection, readByStream } = lazy;
+  const progress = createProgress({ label: 'verify', total: await countEvents(em), unit: 'events', quiet: Boolean(opts.quiet) });
   const res: ScanResult = { events: 0, credits: 0, rows: 0, inconsistencies: [], total: 0 };
   const found = (issue: Inconsistency): boolean => {
     res.total++;
@@ -98,7 +96,7 @@ async function scan(em: EntityManager, opts: VerifyOptions, lazy: typeof Lazy): 
     return !opts.keepGoing; // true: stop here
   };
 
-  type Current = { check: CreditStreamCheck; row: CreditRow | null; broken: boolean };
+  type Current = { check: CreditStreamCheck; row: CreditRecord | null; broken: boolean };
   const cursor: { current: Current | null } = { current: null };
   const finishCurrent = (): boolean => {
     const current = cursor.current;
@@ -113,14 +111,8 @@ async function scan(em: EntityManager, opts: VerifyOptions, lazy: typeof Lazy): 
   try {
     let after: { creditId: string; version: number } | null = null;
     for (;;) {
-      const rows: EventDbRow[] = after
-        ? await em.execute<EventDbRow[]>(
-            `select ${EVENT_COLUMNS} from events where (credit_id, version) > (?, ?) order by credit_id, version limit ?`,
-            [after.creditId, after.version, opts.batchSize],
-          )
-        : await em.execute<EventDbRow[]>(`select ${EVENT_COLUMNS} from events order by credit_id, version limit ?`, [opts.batchSize]);
-      if (rows.length === 0) break;
-      const events: StoredEvent[] = rows.map(fromRow);
+      const events = await readByStream(em, after, opts.batchSize);
+      if (events.length === 0) break;
       const ids = [...new Set(events.map((e) => e.creditId))];
       const projections = new Map((await findCredits(em, ids)).map((r) => [r.id, r]));
       for (const e of events) {
@@ -140,7 +132,7 @@ async function scan(em: EntityManager, opts: VerifyOptions, lazy: typeof Lazy): 
       }
       progress.update(res.events, res.events);
       const last = events.at(-1);
-      if (!last || rows.length < opts.batchSize) break;
+      if (!last || events.length < opts.batchSize) break;
       after = { creditId: last.creditId, version: last.version };
     }
     if (finishCurrent()) return res;
@@ -149,14 +141,11 @@ async function scan(em: EntityManager, opts: VerifyOptions, lazy: typeof Lazy): 
     const limit = opts.keepGoing ? 1000 : 1;
     let afterId = '';
     for (;;) {
-      const orphans = await em.execute<{ id: string }[]>(
-        `select c.id from credits c where c.id > ? and not exists (select 1 from events e where e.credit_id = c.id) order by c.id limit ?`,
-        [afterId, limit],
-      );
-      for (const o of orphans) if (found(orphanProjection(o.id))) return res;
+      const orphans = await orphanCreditIds(em, afterId, limit);
+      for (const id of orphans) if (found(orphanProjection(id))) return res;
       const last = orphans.at(-1);
       if (!last || orphans.length < limit) break;
-      afterId = last.id;
+      afterId = last;
     }
     return res;
   } finally {

@@ -1,8 +1,8 @@
 import type { Job } from 'bullmq';
 import type { Command } from 'commander';
-import type { RetirementJobData } from '../../server/queue/retirement-queue.js';
-import { reconcile } from '../../worker/reconciler.js';
-import { databaseUrl, intOption, queueConfig } from './config.js';
+import type { RetirementJobData } from '../queue/retirement-queue.js';
+import { reconcile } from '../queue/reconcile.js';
+import { databaseUrl, ENV_DEFAULTS, intOption, lockTimeoutMs, queueConfig } from './config.js';
 import { EXIT, type ExitCode } from './errors.js';
 import { formatDuration, Output, table } from './output.js';
 
@@ -19,7 +19,7 @@ export function registerQueue(program: Command): void {
       'after',
       `
 Without a subcommand, shows the status (the same as \`queue status\`).
-Reads Redis directly (REDIS_URL, QUEUE_PREFIX default 'ledger'); \`queue
+Reads Redis directly (REDIS_URL, QUEUE_PREFIX default '${ENV_DEFAULTS.QUEUE_PREFIX}'); \`queue
 reconcile\` also reads PostgreSQL (DATABASE_URL).`,
     );
 
@@ -156,9 +156,11 @@ export async function runReconcile(out: Output): Promise<ExitCode> {
   const cfg = queueConfig();
   const url = databaseUrl();
   const { withDatabase, withQueue } = await import('./lazy.js');
-  const result = await withDatabase(url, (em) => withQueue(cfg, (retirements) => reconcile(em, retirements)));
+  const lockMs = lockTimeoutMs();
+  const result = await withDatabase(url, (em) => withQueue(cfg, (retirements) => reconcile(em, retirements, { lockTimeoutMs: lockMs })));
   out.result({ ok: true, ...result }, () => [
-    `reconcile: ${result.pending} pending retirement(s) in PostgreSQL, ${result.enqueued} job(s) enqueued (the others already had a live job)`,
+    `reconcile: ${result.pending} pending retirement(s) in PostgreSQL, ${result.enqueued} job(s) enqueued (the others already had a live job)` +
+      (result.stalledOut > 0 ? `; ${result.stalledOut} ended as failed because their job stalled out` : ''),
   ]);
   return EXIT.ok;
 }

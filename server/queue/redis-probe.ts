@@ -1,4 +1,4 @@
-/** Short-lived ioredis connections for checking on and stopping a Redis server. */
+/** Short-lived ioredis connections for checking on and stopping a Redis server (dev launcher, admin script). */
 import { Redis } from 'ioredis';
 
 /**
