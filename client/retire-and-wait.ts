@@ -24,6 +24,7 @@ export type RetireAndWaitResult = Status & {
 };
 
 const FINAL: ReadonlySet<Status['status']> = new Set(['retired', 'failed']);
+// The published client runs in browsers too, where node:timers/promises does not exist.
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**

@@ -72,7 +72,7 @@ export function createRetirementProcessor(deps: ProcessorDeps) {
  * failed to get, and a request whose failure is never recorded stays pending
  * and would be retried by the reconciler without end.
  */
-export const GIVE_UP_LOCK_PATIENCE = 10;
+const GIVE_UP_LOCK_PATIENCE = 10;
 
 /**
  * Out of attempts on a transient fault: record the failure so callers stop

@@ -255,7 +255,7 @@ export async function* readCsv(source: AsyncIterable<Uint8Array | string>): Asyn
 }
 
 /** One CSV field: quoted only when it must be (comma, quote, CR or LF inside, or surrounding spaces). */
-export function csvField(value: string | number | null | undefined): string {
+function csvField(value: string | number | null | undefined): string {
   if (value === null || value === undefined) return '';
   const s = String(value);
   return /[",\r\n]|^\s|\s$/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;

@@ -13,7 +13,7 @@ import { createProgress } from './progress.js';
 
 type ExportOptions = { json?: boolean; format: 'csv' | 'jsonl'; from?: string; out?: string; batchSize: number; quiet?: boolean };
 
-export const EXPORT_CSV_COLUMNS = ['position', 'creditId', 'version', 'type', 'occurredAt', 'actor', 'prevHash', 'hash', 'data'] as const;
+const EXPORT_CSV_COLUMNS = ['position', 'creditId', 'version', 'type', 'occurredAt', 'actor', 'prevHash', 'hash', 'data'] as const;
 
 export function registerExport(program: Command): void {
   program
@@ -54,7 +54,7 @@ async function write(stream: NodeJS.WritableStream, chunk: string): Promise<void
   if (!stream.write(chunk)) await once(stream, 'drain');
 }
 
-export async function runExport(opts: ExportOptions, out: Output): Promise<ExitCode> {
+async function runExport(opts: ExportOptions, out: Output): Promise<ExitCode> {
   if (opts.from !== undefined && !/^\d{1,19}$/.test(opts.from)) throw new CliError(`--from must be a position (a non-negative integer), got ${JSON.stringify(opts.from)}`);
   const startedAt = Date.now();
   const url = databaseUrl();

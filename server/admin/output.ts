@@ -1,4 +1,4 @@
-import { EXIT, type ExitCode } from './errors.js';
+import type { ExitCode } from './errors.js';
 
 /**
  * Where a command's words go. Results go to stdout (one JSON document with
@@ -34,7 +34,6 @@ export class Output {
   }
 }
 
-export const exitFor = (failures: number): ExitCode => (failures > 0 ? EXIT.failures : EXIT.ok);
 
 /** Left-aligned columns for small tables. */
 export function table(rows: string[][]): string[] {

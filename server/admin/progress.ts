@@ -15,7 +15,7 @@ export type Progress = {
   stop(): void;
 };
 
-export type ProgressOptions = {
+type ProgressOptions = {
   label: string;
   /** Total amount of work in the unit of `done`; 0 when unknown. */
   total: number;

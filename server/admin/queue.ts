@@ -72,7 +72,7 @@ const failedView = (job: Job<RetirementJobData>): FailedJob => ({
   failedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
 });
 
-export async function queueStatus(opts: StatusOptions, out: Output): Promise<ExitCode> {
+async function queueStatus(opts: StatusOptions, out: Output): Promise<ExitCode> {
   const cfg = queueConfig();
   const { withQueue } = await import('./lazy.js');
   const status = await withQueue(cfg, async ({ queue }) => {
@@ -115,7 +115,7 @@ export async function queueStatus(opts: StatusOptions, out: Output): Promise<Exi
   return failedTotal > 0 ? EXIT.failures : EXIT.ok;
 }
 
-export async function retryFailed(ids: string[], out: Output): Promise<ExitCode> {
+async function retryFailed(ids: string[], out: Output): Promise<ExitCode> {
   const cfg = queueConfig();
   const { withQueue } = await import('./lazy.js');
   const result = await withQueue(cfg, async ({ queue }) => {
@@ -152,7 +152,7 @@ export async function retryFailed(ids: string[], out: Output): Promise<ExitCode>
   return ok ? EXIT.ok : EXIT.failures;
 }
 
-export async function runReconcile(out: Output): Promise<ExitCode> {
+async function runReconcile(out: Output): Promise<ExitCode> {
   const cfg = queueConfig();
   const url = databaseUrl();
   const { withDatabase, withQueue } = await import('./lazy.js');

@@ -13,7 +13,7 @@ let lazy: typeof Lazy;
 
 type RebuildOptions = { json?: boolean; batchSize: number; all?: boolean; quiet?: boolean };
 
-export type RebuildCounts = {
+type RebuildCounts = {
   /** Credits whose row was rewritten (or written: it was missing) from their events. */
   rebuilt: number;
   /** Credits whose row already equalled the replay. */
@@ -52,7 +52,7 @@ usage/connection error.`,
     });
 }
 
-export async function runRebuild(opts: RebuildOptions, out: Output): Promise<ExitCode> {
+async function runRebuild(opts: RebuildOptions, out: Output): Promise<ExitCode> {
   const startedAt = Date.now();
   const counts: RebuildCounts = { rebuilt: 0, unchanged: 0, removed: 0, failed: 0 };
   const failures: { creditId: string; reason: string }[] = [];

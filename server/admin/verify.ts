@@ -42,7 +42,7 @@ position and the credit), 2 usage/connection error.`,
     });
 }
 
-export async function runVerify(opts: VerifyOptions, out: Output): Promise<ExitCode> {
+async function runVerify(opts: VerifyOptions, out: Output): Promise<ExitCode> {
   const startedAt = Date.now();
   const url = databaseUrl();
   const lazy = await import('./lazy.js');

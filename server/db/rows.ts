@@ -29,7 +29,7 @@ export function columns<T extends object>(em: EntityManager, entity: EntityName<
 }
 
 /** Driver rows (column names, raw values) as the entity's properties, typed as the entity. */
-export function mapRows<T extends object>(em: EntityManager, entity: EntityName<T>, rows: Record<string, unknown>[]): T[] {
+function mapRows<T extends object>(em: EntityManager, entity: EntityName<T>, rows: Record<string, unknown>[]): T[] {
   const meta = metaOf(em, entity);
   const driver = em.getDriver();
   return rows.map((row) => driver.mapResult(row as never, meta) as T);

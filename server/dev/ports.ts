@@ -4,7 +4,7 @@ import net from 'node:net';
 import { LOOPBACK } from './service-options.js';
 
 /** An unused TCP port on 127.0.0.1 (free at the time of asking). */
-export function freePort(): Promise<number> {
+function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.unref();

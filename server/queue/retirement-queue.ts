@@ -7,7 +7,7 @@ export const RETIREMENT_QUEUE = 'retirements';
 /** The job carries only the credit ID: the request itself lives in PostgreSQL. */
 export type RetirementJobData = { creditId: string };
 
-export const retirementJobOptions = (creditId: string, attempts: number): JobsOptions => ({
+const retirementJobOptions = (creditId: string, attempts: number): JobsOptions => ({
   // Job ID = credit ID: BullMQ ignores an add whose ID already exists.
   jobId: creditId,
   attempts,

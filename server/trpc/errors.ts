@@ -21,7 +21,7 @@ export function conflict(message: string, details: Record<string, unknown>): TRP
   return new TRPCError({ code: 'CONFLICT', message, cause: new DomainDetails(message, details) });
 }
 
-export class DomainDetails extends Error {
+class DomainDetails extends Error {
   constructor(
     message: string,
     readonly details: Record<string, unknown>,

@@ -29,7 +29,7 @@ const t = initTRPC.context<Context>().create({
 
 export const router = t.router;
 /** Domain rule violations thrown anywhere below become their API error codes here. */
-export const publicProcedure = t.procedure
+const publicProcedure = t.procedure
   .use(async ({ next }) => {
     const result = await next();
     if (!result.ok && result.error.cause instanceof DomainError) throw toTRPCError(result.error.cause);

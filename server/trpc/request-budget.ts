@@ -7,7 +7,7 @@ import { TRPCError } from '@trpc/server';
  * creates of a thousand credits, would still ride in one request.
  */
 
-export const REQUEST_BUDGET = {
+const REQUEST_BUDGET = {
   /** Rows read by the paged procedures (credits.list, events.list, keys.audit), summed over the request. */
   rowsRead: 5000,
   /** Credits created by credits.create / createMany, summed over the request: the documented bulk limit. */

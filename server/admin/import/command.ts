@@ -51,7 +51,7 @@ conflict (the others are imported), 2 usage/connection error, 130 interrupted.`,
     });
 }
 
-export async function runImport(file: string, opts: ImportOptions, cfg: ApiConfig, out: Output): Promise<ExitCode> {
+async function runImport(file: string, opts: ImportOptions, cfg: ApiConfig, out: Output): Promise<ExitCode> {
   const startedAt = Date.now();
   const absolute = path.resolve(file);
   const info = await stat(absolute).catch((err: unknown) => {

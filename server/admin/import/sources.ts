@@ -4,7 +4,7 @@ import path from 'node:path';
 import { readCsv } from '../csv.js';
 import { CliError, errorMessage } from '../errors.js';
 
-export const CSV_COLUMNS = ['projectName', 'registry', 'vintage', 'quantity', 'serialNumber'] as const;
+const CSV_COLUMNS = ['projectName', 'registry', 'vintage', 'quantity', 'serialNumber'] as const;
 
 /** One data row (CSV record or JSON array item). */
 export type InputRow = {
@@ -21,7 +21,7 @@ export type InputRow = {
 
 export type SourceFormat = 'csv' | 'json';
 
-export type Source = { format: SourceFormat; total: number; rows: AsyncIterable<InputRow> | Iterable<InputRow> };
+type Source = { format: SourceFormat; total: number; rows: AsyncIterable<InputRow> | Iterable<InputRow> };
 
 /** The rows of a .csv (streamed) or .json (read whole) file; `total` is in the unit of InputRow.done. */
 export async function openSource(file: string, size: number): Promise<Source> {

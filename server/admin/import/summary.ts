@@ -7,7 +7,7 @@ import type { Outcome } from './window.js';
 /** Per-row errors listed in the --json summary; all of them are printed to stderr. */
 const MAX_LISTED_ERRORS = 1000;
 
-export type RowError = { row: number; outcome: 'invalid' | 'conflict'; message: string; existingId?: string };
+type RowError = { row: number; outcome: 'invalid' | 'conflict'; message: string; existingId?: string };
 export type Counts = { created: number; existing: number; conflicts: number; invalid: number };
 
 export const zeroCounts = (): Counts => ({ created: 0, existing: 0, conflicts: 0, invalid: 0 });

@@ -7,7 +7,7 @@ export type Outcome = CreateManyResult | { outcome: 'local'; message: string };
 
 type BatchAnswer = { kind: 'ok'; outcomes: Outcome[] } | { kind: 'failed'; error: CliError };
 
-export type WindowOptions = {
+type WindowOptions = {
   /** Batches in flight at once. */
   concurrency: number;
   /** Sends the items of one batch; the answers come back in the same order. */
