@@ -1,7 +1,7 @@
 import { LockWaitTimeoutException, type EntityManager } from '@mikro-orm/postgresql';
 import { lockCredit, saveCredit } from './credit-store.js';
 import { DomainError } from './errors.js';
-import { chained, headOf, insertEvents, lockLogForAppend, readStream } from './event-store.js';
+import { chained, headOf, insertEvents, readStream } from './event-store.js';
 import type { CreditEvent, StoredEvent } from './events.js';
 import { projectionDiff, projectionOf } from './projection.js';
 import { replay, type CreditState } from './state.js';
@@ -76,7 +76,6 @@ export async function handleCommand(
     const { events, actor } = decide(before);
     let appended: StoredEvent[] = [];
     if (events.length > 0) {
-      await lockLogForAppend(tx);
       appended = await insertEvents(tx, chained(creditId, headOf(history), events, { actor, now: opts.now }));
     }
     const after = replay(appended, before);

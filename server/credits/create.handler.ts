@@ -3,7 +3,7 @@ import type { CreditRecord } from '../db/entities.js';
 import { creditId } from './canonical-id.js';
 import { findByIdOrSerial, insertNewCredits } from './credit-store.js';
 import { decide } from './decider.js';
-import { chained, insertEvents, lockLogForAppend } from './event-store.js';
+import { chained, insertEvents } from './event-store.js';
 import type { CreditFields } from './events.js';
 import { creditView, projectionOf, type CreditView } from './projection.js';
 import { initialState, replay } from './state.js';
@@ -62,7 +62,6 @@ export async function createCredits(
     );
     const fresh = candidates.filter((p) => inserted.has(p.id));
     if (fresh.length > 0) {
-      await lockLogForAppend(tx);
       await insertEvents(
         tx,
         fresh.flatMap((p) => chained(p.id, { version: 0, hash: null }, [p.event], { actor, now })),

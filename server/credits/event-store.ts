@@ -37,9 +37,49 @@ export async function readStreams(em: EntityManager, creditIds: string[]): Promi
   return streams;
 }
 
-/** The global feed in position order: positions are gap-tolerant, never reordered. */
-export function readFeed(em: EntityManager, afterPosition: string, limit: number): Promise<StoredEvent[]> {
-  return selectEvents(em, 'where position > ? order by position limit ?', [afterPosition, limit]);
+/** A place in the global feed: just after the event of this transaction at this position. */
+export type FeedCursor = { txId: string; position: string };
+
+export const FEED_START: FeedCursor = { txId: '0', position: '0' };
+
+export const cursorOf = (e: Pick<StoredEvent, 'txId' | 'position'>): FeedCursor => ({ txId: e.txId, position: e.position });
+
+/**
+ * The settled part of the log, where nothing can appear any more: every event
+ * of a transaction older than the oldest one still running. As a transaction
+ * ID (xid8, a decimal string); events with tx_id below it are all committed
+ * or gone for good.
+ */
+export async function feedWatermark(em: EntityManager): Promise<string> {
+  const [row] = await em.execute<{ watermark: string }[]>(`select pg_snapshot_xmin(pg_current_snapshot())::text as watermark`);
+  return row?.watermark ?? '0';
+}
+
+/**
+ * The global feed: events in (transaction ID, position) order after
+ * `after`, from settled transactions only (below `upTo`, by default the
+ * current watermark). Writers of different credits commit in parallel and in
+ * any order, yet a reader that follows the feed sees each event exactly once
+ * and never finds one behind its cursor: an event is only shown once every
+ * transaction that could still write one before it has finished.
+ */
+export function readFeed(em: EntityManager, after: FeedCursor, limit: number, upTo?: string): Promise<StoredEvent[]> {
+  return selectEvents(
+    em,
+    `where (tx_id, position) > (?::xid8, ?) and tx_id < coalesce(?::xid8, pg_snapshot_xmin(pg_current_snapshot()))
+     order by tx_id, position limit ?`,
+    [after.txId, after.position, upTo ?? null, limit],
+  );
+}
+
+/** How many settled events lie after `after` and below the watermark `upTo`. */
+export async function countFeed(em: EntityManager, after: FeedCursor, upTo: string): Promise<number> {
+  const [row] = await em.execute<{ n: string }[]>(`select count(*)::text as n from events where (tx_id, position) > (?::xid8, ?) and tx_id < ?::xid8`, [
+    after.txId,
+    after.position,
+    upTo,
+  ]);
+  return Number(row?.n ?? 0);
 }
 
 /** The whole log stream by stream, in (credit, version) order, a page at a time: what `verify` walks. */
@@ -65,31 +105,12 @@ export async function countEvents(em: EntityManager, what: 'events' | 'streams' 
   return Number(row?.n ?? 0);
 }
 
-/** The last position handed out so far ('0' for an empty log), and how many events lie in (after, upTo]. */
-export async function feedExtent(em: EntityManager, after: string): Promise<{ end: string; count: number }> {
-  const [row] = await em.execute<{ end: string; n: string }[]>(
-    `select coalesce(max(position), 0)::text as end, count(*) filter (where position > ?)::text as n from events`,
-    [after],
-  );
-  return { end: row?.end ?? '0', count: Number(row?.n ?? 0) };
-}
-
 export type StreamHead = { version: number; hash: string | null };
 
 export const headOf = (events: StoredEvent[]): StreamHead => {
   const last = events.at(-1);
   return { version: last?.version ?? 0, hash: last?.hash ?? null };
 };
-
-/**
- * Serialises appends across the whole log for the rest of the transaction, so
- * positions become visible in the order they were handed out: a feed reader
- * that has seen position N never later finds a new event below N.
- * Callers take row locks first and this last, so the lock order never inverts.
- */
-export async function lockLogForAppend(em: EntityManager): Promise<void> {
-  await em.execute(`select pg_advisory_xact_lock(7260112)`);
-}
 
 /** The next links of a credit's chain after `head`: versions and prevHash follow from it. */
 export function chained(creditId: string, head: StreamHead, events: CreditEvent[], meta: { actor: string; now: Date }): NewEvent[] {
@@ -105,9 +126,9 @@ export function chained(creditId: string, head: StreamHead, events: CreditEvent[
 }
 
 /**
- * Inserts new events in one round trip. Must run inside a transaction that
- * has called lockLogForAppend. The (credit_id, version) key turns a lost race
- * into an error instead of a fork in history.
+ * Inserts new events in one round trip, inside the caller's transaction
+ * (which holds the credit's row lock). The (credit_id, version) key turns a
+ * lost race into an error instead of a fork in history.
  */
 export async function insertEvents(em: EntityManager, events: NewEvent[]): Promise<StoredEvent[]> {
   if (events.length === 0) return [];

@@ -49,14 +49,16 @@ export type RecordedEvent = CreditEvent & {
 
 /** A recorded event with its place in the log and its link in the credit's hash chain. */
 export type StoredEvent = RecordedEvent & {
-  /** bigint as a decimal string */
+  /** bigint as a decimal string: unique, in insertion order, but not the feed's order */
   position: string;
   prevHash: string | null;
   hash: string;
+  /** The writing transaction's ID (a decimal string): with position, the global feed's order. */
+  txId: string;
 };
 
 /** `Omit` for each member of a union, so the type/data pairing of events survives it. */
 export type OmitFromEach<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
-/** An event about to be appended: the database gives it its position. */
-export type NewEvent = OmitFromEach<StoredEvent, 'position'>;
+/** An event about to be appended: the database gives it its position and transaction ID. */
+export type NewEvent = OmitFromEach<StoredEvent, 'position' | 'txId'>;

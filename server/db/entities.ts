@@ -34,6 +34,8 @@ export const EventEntity = defineEntity({
     occurredAt: p.datetime().columnType('timestamptz'),
     prevHash: p.text().nullable(),
     hash: p.text(),
+    // The writing transaction's ID (xid8, as a decimal string): the global feed's order, given by the database.
+    txId: p.text().columnType('xid8').defaultRaw('pg_current_xact_id()'),
   },
 });
 

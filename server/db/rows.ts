@@ -45,8 +45,8 @@ export async function selectRows<T extends object>(em: EntityManager, entity: En
  * one round trip however many rows. JSON properties are sent as JSON text.
  */
 export function insertValues<T extends object>(em: EntityManager, entity: EntityName<T>, rows: Partial<T>[]): { sql: string; params: unknown[] } {
-  // Generated keys (the log's position) are the database's to give.
-  const props = metaOf(em, entity).props.filter((prop) => prop.fieldNames.length > 0 && !prop.autoincrement);
+  // Generated values (the log's position, the writing transaction) are the database's to give.
+  const props = metaOf(em, entity).props.filter((prop) => prop.fieldNames.length > 0 && !prop.autoincrement && prop.defaultRaw === undefined);
   const tuple = `(${props.map(() => '?').join(', ')})`;
   const params = rows.flatMap((row) =>
     props.map((prop) => {

@@ -1,28 +1,29 @@
 import { z } from 'zod';
-import { readFeed } from '../credits/event-store.js';
+import { cursorOf, FEED_START, readFeed } from '../credits/event-store.js';
 import { eventView } from '../credits/read.handlers.js';
 import { procedureFor, router } from '../trpc/init.js';
-
-const MAX_POSITION = 9223372036854775807n;
+import { encodeFeedCursor, feedCursorSchema } from './feed-cursor.js';
 
 export const eventsRouter = router({
-  /** The global feed: poll with the last position you saw to follow the log. */
+  /**
+   * The global feed, in the order transactions finished writing: poll with the
+   * `nextCursor` you got to follow the log. Each event is seen exactly once,
+   * and none ever appears behind a cursor already handed out.
+   */
   list: procedureFor('read')
     .input(
       z
         .object({
-          afterPosition: z
-            .string()
-            .refine((v) => /^\d{1,19}$/.test(v) && BigInt(v) <= MAX_POSITION, 'a position: a non-negative integer (as a string) within bigint range')
-            .default('0'),
+          after: feedCursorSchema.optional(),
           limit: z.number().int().min(1).max(1000).default(100),
         })
         .strict(),
     )
     .query(async ({ ctx, input }) => {
       ctx.budget.take('rowsRead', input.limit, `events.list with limit ${input.limit}`);
-      const events = await readFeed(ctx.em, input.afterPosition, input.limit);
+      const after = input.after ?? FEED_START;
+      const events = await readFeed(ctx.em, after, input.limit);
       const last = events.at(-1);
-      return { events: events.map(eventView), nextPosition: last ? last.position : input.afterPosition };
+      return { events: events.map(eventView), nextCursor: encodeFeedCursor(last ? cursorOf(last) : after) };
     }),
 });

@@ -8,7 +8,7 @@ import { CsvParser } from '../../server/admin/csv.js';
 import { eventHash } from '../../server/credits/event-hash.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { cliEnv, generatedCredit, runCli } from '../helpers/cli-run.js';
-import { withPgClient } from '../helpers/pg.js';
+import { waitForSettledFeed, withPgClient } from '../helpers/pg.js';
 
 /*
  * verify, rebuild-projections and export against a real ledger, broken on
@@ -20,6 +20,7 @@ type VerifyResult = { ok: boolean; eventsChecked: number; creditsChecked: number
 type RebuildResult = { ok: boolean; rebuilt: number; unchanged: number; removed: number; failed: number };
 type ExportedEvent = {
   position: string;
+  txId: string;
   creditId: string;
   version: number;
   type: string;
@@ -175,13 +176,14 @@ describe('admin verify', () => {
 });
 
 describe('admin export', () => {
-  /** Recomputes every hash and every link, as an auditor would with the export alone. */
+  /** Recomputes every hash and every link, as an auditor would with the export alone, and checks the feed's order. */
   function checkChains(events: ExportedEvent[]) {
     const heads = new Map<string, { version: number; hash: string }>();
-    let lastPosition = 0n;
+    let last: [bigint, bigint] = [0n, 0n];
     for (const e of events) {
-      expect(BigInt(e.position) > lastPosition).toBe(true);
-      lastPosition = BigInt(e.position);
+      const key: [bigint, bigint] = [BigInt(e.txId), BigInt(e.position)];
+      expect(key[0] > last[0] || (key[0] === last[0] && key[1] > last[1])).toBe(true);
+      last = key;
       const head = heads.get(e.creditId);
       expect(e.version).toBe((head?.version ?? 0) + 1);
       expect(e.prevHash).toBe(head?.hash ?? null);
@@ -193,38 +195,50 @@ describe('admin export', () => {
   }
 
   it('exports the whole log as JSON Lines whose hashes chain correctly', async () => {
+    await waitForSettledFeed(app.databaseUrl);
     const r = await runCli(['export', '--format', 'jsonl', '--json', '--quiet'], env);
     expect(r.code, r.stderr).toBe(0);
     const events = r.stdout
       .split('\n')
       .filter((l) => l !== '')
       .map((l) => JSON.parse(l) as ExportedEvent);
-    const [{ n, max } = { n: '0', max: '0' }] = await sql<{ n: string; max: string }>(`select count(*)::text as n, max(position)::text as max from events`);
+    const [{ n } = { n: '0' }] = await sql<{ n: string }>(`select count(*)::text as n from events`);
     expect(events).toHaveLength(Number(n));
     const heads = checkChains(events);
     expect(heads.size).toBe(CREDITS);
+    const last = events.at(-1);
     // The summary goes to stderr, so stdout stays pure data.
-    expect(JSON.parse(r.stderr)).toMatchObject({ ok: true, format: 'jsonl', events: Number(n), firstPosition: '1', lastPosition: max });
-    // The exported hashes are the stored ones.
-    const stored = await sql<{ position: string; hash: string }>(`select position::text, hash from events order by events.position`);
+    expect(JSON.parse(r.stderr)).toMatchObject({ ok: true, format: 'jsonl', events: Number(n), after: '0-0', nextCursor: `${last?.txId}-${last?.position}` });
+    // The exported hashes are the stored ones, in (transaction, position) order.
+    const stored = await sql<{ position: string; hash: string }>(`select position::text, hash from events order by events.tx_id, events.position`);
     expect(events.map((e) => [e.position, e.hash])).toEqual(stored.map((s) => [s.position, s.hash]));
   });
 
-  it('exports CSV from a position to a file, with data as the canonical JSON the hash covers', async () => {
-    const [{ from } = { from: '1' }] = await sql<{ from: string }>(`select min(position)::text as from from events where type = 'retirement_requested'`);
+  it('exports CSV after a cursor to a file, with data as the canonical JSON the hash covers', async () => {
+    await waitForSettledFeed(app.databaseUrl);
+    // Start just before the first retirement request in feed order.
+    const [start] = await sql<{ tx: string; pos: string }>(
+      `select tx_id::text as tx, position::text as pos from events where type = 'retirement_requested' order by tx_id, position limit 1`,
+    );
+    if (!start) throw new Error('no retirement requested');
+    const [prev] = await sql<{ tx: string; pos: string }>(
+      `select tx_id::text as tx, position::text as pos from events where (tx_id, position) < ($1::xid8, $2) order by tx_id desc, position desc limit 1`,
+      [start.tx, start.pos],
+    );
+    const after = prev ? `${prev.tx}-${prev.pos}` : '0-0';
     const out = path.join(dir, 'events.csv');
-    const r = await runCli(['export', '--format', 'csv', '--from', from, '--out', out, '--json'], env);
+    const r = await runCli(['export', '--format', 'csv', '--after', after, '--out', out, '--json'], env);
     expect(r.code, r.stderr).toBe(0);
     expect(existsSync(`${out}.partial`)).toBe(false);
     const parser = new CsvParser();
     const records = [...parser.push(await readFile(out, 'utf8')), ...parser.end()];
-    expect(records[0]?.fields).toEqual(['position', 'creditId', 'version', 'type', 'occurredAt', 'actor', 'prevHash', 'hash', 'data']);
+    expect(records[0]?.fields).toEqual(['position', 'txId', 'creditId', 'version', 'type', 'occurredAt', 'actor', 'prevHash', 'hash', 'data']);
     const rows = records.slice(1).map((rec) => rec.fields ?? []);
-    const [{ n } = { n: '0' }] = await sql<{ n: string }>(`select count(*)::text as n from events where position >= $1`, [from]);
+    const [{ n } = { n: '0' }] = await sql<{ n: string }>(`select count(*)::text as n from events where (tx_id, position) >= ($1::xid8, $2)`, [start.tx, start.pos]);
     expect(rows).toHaveLength(Number(n));
-    expect(r.json()).toMatchObject({ ok: true, events: Number(n), firstPosition: from, out });
-    for (const [position, creditId, version, type, occurredAt, actor, prevHash, hash, data] of rows) {
-      expect(BigInt(position ?? '0') >= BigInt(from)).toBe(true);
+    expect(r.json()).toMatchObject({ ok: true, events: Number(n), after, out });
+    expect(rows[0]?.slice(0, 2)).toEqual([start.pos, start.tx]);
+    for (const [, , creditId, version, type, occurredAt, actor, prevHash, hash, data] of rows) {
       const recomputed = eventHash({
         creditId: creditId ?? '',
         version: Number(version),

@@ -26,7 +26,7 @@ function stream(): StoredEvent[] {
   events.forEach((event, i) => {
     const [next] = chained(id, head, [event], { actor: 'key_a', now: new Date(Date.UTC(2026, 0, 1 + i)) });
     if (!next) throw new Error('no event chained');
-    out.push({ ...next, position: String(10 * (i + 1)) });
+    out.push({ ...next, position: String(10 * (i + 1)), txId: String(100 + i) });
     head = { version: next.version, hash: next.hash };
   });
   return out;
@@ -76,7 +76,7 @@ describe('CreditStreamCheck', () => {
     expect(check(stream().slice(1))).toMatchObject({ kind: 'version_gap', position: '20' });
     const [row] = chained(id, { version: 0, hash: null }, [{ type: 'retirement_requested', data: { beneficiary: 'X', reason: null } }], { actor: 'key_a', now: new Date() });
     if (!row) throw new Error('no event chained');
-    const first: StoredEvent = { ...row, position: '1' };
+    const first: StoredEvent = { ...row, position: '1', txId: '100' };
     expect(check([first])).toMatchObject({ kind: 'bad_event_type', position: '1' });
   });
 
@@ -88,7 +88,7 @@ describe('CreditStreamCheck', () => {
     for (const e of stream()) {
       const [next] = chained(otherId, head, [e], { actor: e.actor, now: e.occurredAt });
       if (!next) throw new Error('no event chained');
-      forged.push({ ...next, position: e.position });
+      forged.push({ ...next, position: e.position, txId: e.txId });
       head = { version: next.version, hash: next.hash };
     }
     const c = new CreditStreamCheck(otherId);

@@ -30,3 +30,23 @@ export async function withPgClient<T>(url: string, fn: (client: pg.Client) => Pr
     await client.end().catch(() => {});
   }
 }
+
+/**
+ * Waits until every event already in the database lies below the feed's
+ * watermark, so reading the feed shows all of them. Transaction IDs are
+ * cluster-wide: a test in another file holding a transaction open (a worker
+ * paused with a row lock, say) holds the whole feed back until it finishes.
+ */
+export async function waitForSettledFeed(url: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  await withPgClient(url, async (client) => {
+    for (;;) {
+      const { rows } = await client.query<{ settled: boolean }>(
+        `select coalesce(max(tx_id) < pg_snapshot_xmin(pg_current_snapshot()), true) as settled from events`,
+      );
+      if (rows[0]?.settled) return;
+      if (Date.now() > deadline) throw new Error(`the feed did not settle within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  });
+}

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventHash } from '../../server/credits/event-hash.js';
 import { rejectionOf } from '../helpers/api-errors.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
+import { waitForSettledFeed } from '../helpers/pg.js';
 
 /*
  * Reading history: credits.get (a credit and its hash-chained events),
@@ -168,35 +169,40 @@ describe('events.list', () => {
   /** Pages through the whole feed after `after`, `limit` at a time. */
   async function readFeed(after: string, limit: number): Promise<{ events: FeedEvent[]; pages: number }> {
     const events: FeedEvent[] = [];
-    let position = after;
+    let cursor = after;
     let pages = 0;
     for (;;) {
-      const page = await app.admin.events.list.query({ afterPosition: position, limit });
+      const page = await app.admin.events.list.query({ after: cursor, limit });
       pages++;
       if (page.events.length === 0) {
-        expect(page.nextPosition).toBe(position);
+        expect(page.nextCursor).toBe(cursor);
         return { events, pages };
       }
       expect(page.events.length).toBeLessThanOrEqual(limit);
-      expect(page.nextPosition).toBe(page.events.at(-1)?.position);
+      const last = page.events.at(-1);
+      expect(page.nextCursor).toBe(`${last?.txId}-${last?.position}`);
       events.push(...page.events);
-      position = page.nextPosition;
+      cursor = page.nextCursor;
     }
   }
 
-  it('is the global log in position order, and afterPosition paging returns each event exactly once', async () => {
+  /** (transaction, position): the feed's order. */
+  const feedKey = (e: FeedEvent): [bigint, bigint] => [BigInt(e.txId), BigInt(e.position)];
+  const before = ([t1, p1]: [bigint, bigint], [t2, p2]: [bigint, bigint]) => t1 < t2 || (t1 === t2 && p1 < p2);
+
+  it('is the global log in (transaction, position) order, and cursor paging returns each event exactly once', async () => {
     // Interleave several credits' streams so the feed is not grouped by credit.
     const credits = [];
     for (let i = 0; i < 4; i++) credits.push((await app.admin.credits.create.mutate(newCredit(`Feed${i}`))).credit);
     for (const c of credits.slice(0, 3)) await retirer.client.credits.retire.mutate({ id: c.id, beneficiary: 'Feed' });
+    await waitForSettledFeed(app.databaseUrl);
 
     const all = await app.admin.events.list.query({ limit: 1000 });
     expect(all.events.length).toBeGreaterThanOrEqual(7);
     expect(all.events.length).toBeLessThan(1000);
-    const positions = all.events.map((e) => BigInt(e.position));
-    for (let i = 1; i < positions.length; i++) expect(positions[i]).toBeGreaterThan(positions[i - 1] ?? 0n);
+    for (let i = 1; i < all.events.length; i++) expect(before(feedKey(all.events[i - 1] as FeedEvent), feedKey(all.events[i] as FeedEvent))).toBe(true);
 
-    const paged = await readFeed('0', 3);
+    const paged = await readFeed('0-0', 3);
     expect(paged.events).toEqual(all.events);
     expect(paged.pages).toBe(Math.ceil(all.events.length / 3) + 1);
     expect(new Set(paged.events.map((e) => e.position)).size).toBe(paged.events.length);
@@ -208,24 +214,30 @@ describe('events.list', () => {
     }
   });
 
-  it('resuming after a position returns only later events, including ones appended since', async () => {
+  it('resuming after a cursor returns only later events, including ones appended since', async () => {
+    await waitForSettledFeed(app.databaseUrl);
     const head = await app.admin.events.list.query({ limit: 1000 });
-    const last = head.nextPosition;
-    expect((await app.admin.events.list.query({ afterPosition: last })).events).toEqual([]);
+    const last = head.nextCursor;
+    expect((await app.admin.events.list.query({ after: last })).events).toEqual([]);
 
     const { credit } = await app.admin.credits.create.mutate(newCredit('FeedResume'));
-    const after = await app.admin.events.list.query({ afterPosition: last });
+    await waitForSettledFeed(app.databaseUrl);
+    const after = await app.admin.events.list.query({ after: last });
     expect(after.events.map((e) => [e.creditId, e.type])).toEqual([[credit.id, 'created']]);
-    expect(BigInt(after.nextPosition)).toBeGreaterThan(BigInt(last));
+    const [tx, pos] = after.nextCursor.split('-').map(BigInt) as [bigint, bigint];
+    const [lastTx, lastPos] = last.split('-').map(BigInt) as [bigint, bigint];
+    expect(before([lastTx, lastPos], [tx, pos])).toBe(true);
   });
 
   it('defaults to the start of the log and 100 events', async () => {
+    await waitForSettledFeed(app.databaseUrl);
     const page = await app.admin.events.list.query({});
-    const explicit = await app.admin.events.list.query({ afterPosition: '0', limit: 100 });
+    const explicit = await app.admin.events.list.query({ after: '0-0', limit: 100 });
     expect(page).toEqual(explicit);
   });
 
   it.each([1, 1000])('limit %i is accepted', async (limit) => {
+    await waitForSettledFeed(app.databaseUrl);
     const page = await app.admin.events.list.query({ limit });
     expect(page.events.length).toBeLessThanOrEqual(limit);
     expect(page.events.length).toBeGreaterThan(0);
@@ -235,10 +247,12 @@ describe('events.list', () => {
     ['limit 0', { limit: 0 }, 'limit'],
     ['limit 1001', { limit: 1001 }, 'limit'],
     ['limit 2.5', { limit: 2.5 }, 'limit'],
-    ['afterPosition -1', { afterPosition: '-1' }, 'afterPosition'],
-    ['afterPosition as a number', { afterPosition: 5 }, 'afterPosition'],
-    ['afterPosition "1e3"', { afterPosition: '1e3' }, 'afterPosition'],
-    ['afterPosition with 20 digits', { afterPosition: '1'.repeat(20) }, 'afterPosition'],
+    ['after -1', { after: '-1' }, 'after'],
+    ['after as a number', { after: 5 }, 'after'],
+    ['after a bare position', { after: '17' }, 'after'],
+    ['after "1e3-1"', { after: '1e3-1' }, 'after'],
+    ['after with a 20-digit position', { after: `1-${'1'.repeat(20)}` }, 'after'],
+    ['the old afterPosition field', { afterPosition: '0' }, '(input)'],
     ['unknown key', { creditId: UNKNOWN_ID }, '(input)'],
   ])('BAD_REQUEST for %s', async (_name, input, path) => {
     const err = await rejectionOf(app.admin.events.list.query(input as never));
@@ -246,15 +260,17 @@ describe('events.list', () => {
     expect(err.data?.issues?.map((i) => i.path)).toEqual([path]);
   });
 
-  it('an afterPosition beyond the bigint range is refused as BAD_REQUEST, not an internal error', async () => {
-    // 19 digits pass the pattern, but 9999999999999999999 > 9223372036854775807, PostgreSQL's bigint maximum.
-    const err = await rejectionOf(app.admin.events.list.query({ afterPosition: '9999999999999999999' }));
-    expect(err.data?.code).toBe('BAD_REQUEST');
-    expect(err.data?.issues?.map((i) => i.path)).toEqual(['afterPosition']);
+  it('a position beyond the bigint range, or a transaction beyond xid8, is refused as BAD_REQUEST, not an internal error', async () => {
+    // 19 digits, but 9999999999999999999 > 9223372036854775807, PostgreSQL's bigint maximum.
+    for (const after of ['1-9999999999999999999', '99999999999999999999-1']) {
+      const err = await rejectionOf(app.admin.events.list.query({ after }));
+      expect(err.data?.code).toBe('BAD_REQUEST');
+      expect(err.data?.issues?.map((i) => i.path)).toEqual(['after']);
+    }
   });
 
-  it('the largest bigint position is accepted and is past the end of the log', async () => {
-    const page = await app.admin.events.list.query({ afterPosition: '9223372036854775807' });
-    expect(page).toEqual({ events: [], nextPosition: '9223372036854775807' });
+  it('the largest cursor is accepted and is past the end of the log', async () => {
+    const page = await app.admin.events.list.query({ after: '18446744073709551615-9223372036854775807' });
+    expect(page).toEqual({ events: [], nextCursor: '18446744073709551615-9223372036854775807' });
   });
 });
