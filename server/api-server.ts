@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import { createApp } from './app.js';
+import { KeyResolver, resolveKey } from './auth/api-keys.js';
 import { RateLimits } from './auth/rate-limits.js';
 import { initOrm, type Orm } from './db/orm.js';
 import { rateLimitSettings, type Env } from './env.js';
@@ -15,14 +16,16 @@ export async function startApiServer(env: Env, urls: { databaseUrl: string; redi
   const onRedisError = (err: Error) => logger.debug({ err: err.message }, 'redis producer error');
   const retirements = new RetirementQueue(urls.redisUrl, { prefix: env.QUEUE_PREFIX, attempts: env.RETIREMENT_MAX_ATTEMPTS, onError: onRedisError });
   const rateRedis = producerConnection(urls.redisUrl).on('error', onRedisError);
+  const adminApiKey = env.ADMIN_API_KEY && env.BOOTSTRAP_ADMIN_KEY_ENABLED ? env.ADMIN_API_KEY : undefined;
   const app = createApp({
     orm,
     logger,
     retirements,
+    keys: new KeyResolver((token) => resolveKey(orm.em.fork(), token, adminApiKey), env.API_KEY_CACHE_MS),
     rateLimits: new RateLimits(rateRedis, env.QUEUE_PREFIX, rateLimitSettings(env)),
     lockTimeoutMs: env.DB_LOCK_TIMEOUT_MS,
     limits: { maxBodyBytes: env.MAX_BODY_BYTES, maxBatchSize: env.MAX_BATCH_SIZE },
-    ...(env.ADMIN_API_KEY && env.BOOTSTRAP_ADMIN_KEY_ENABLED ? { adminApiKey: env.ADMIN_API_KEY } : {}),
+    ...(adminApiKey ? { adminApiKey } : {}),
   });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(env.PORT, env.HOST, (err?: Error) => (err ? reject(err) : resolve(s)));

@@ -8,6 +8,8 @@ const envSchema = z.object({
   ADMIN_API_KEY: z.string().min(24, 'ADMIN_API_KEY must be at least 24 characters').optional(),
   // Once a stored admin key exists, the bootstrap key can be switched off (or revoked with keys.revoke).
   BOOTSTRAP_ADMIN_KEY_ENABLED: z.stringbool().default(true),
+  // How long an API process trusts what a key resolved to; a revocation reaches every process within it.
+  API_KEY_CACHE_MS: z.coerce.number().int().min(0).max(1000).default(500),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/, 'may only hold letters, digits, _ and -').default('ledger'),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),

@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { LRUCache } from 'lru-cache';
 import { ApiKeyEntity, type ApiKeyRecord } from '../db/entities.js';
 import { jsonView, type JsonView } from '../db/json-view.js';
 import type { Actor } from './roles.js';
@@ -35,6 +36,35 @@ export async function resolveKey(em: EntityManager, token: string, adminApiKey?:
   }
   const row = await em.findOne(ApiKeyEntity, { keyHash: hashKey(token), revokedAt: null }, { disableIdentityMap: true });
   return row ? { keyId: row.id, role: row.role } : null;
+}
+
+/**
+ * Remembers what a token resolved to for at most `ttlMs`, so a busy caller
+ * costs the database one key lookup per window rather than one per request,
+ * and a revocation reaches every API process within that window. Entries are
+ * keyed by the token's hash: no process keeps raw keys around. Concurrent
+ * misses for one token share a single lookup.
+ */
+export class KeyResolver {
+  private readonly cache: LRUCache<string, { actor: Actor | null }, { token: string }>;
+
+  constructor(lookup: (token: string) => Promise<Actor | null>, ttlMs: number, maxEntries = 10_000) {
+    this.cache = new LRUCache({
+      max: maxEntries,
+      ttl: Math.max(1, ttlMs),
+      fetchMethod: async (_hash, _stale, { context }) => ({ actor: await lookup(context.token) }),
+    });
+  }
+
+  async resolve(token: string): Promise<Actor | null> {
+    const entry = await this.cache.fetch(hashKey(token), { context: { token } });
+    return entry?.actor ?? null;
+  }
+
+  /** Drops what this process remembers of the key with this hash (it was just revoked here). */
+  forget(keyHash: string): void {
+    this.cache.delete(keyHash);
+  }
 }
 
 /** A key as admins see it: everything but its hash. */

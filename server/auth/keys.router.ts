@@ -34,7 +34,12 @@ export const keysRouter = router({
 
   revoke: procedureFor('manageKeys')
     .input(z.object({ id: keyId }).strict())
-    .mutation(async ({ ctx, input }) => ({ apiKey: keyView(await revokeKey(ctx.em, input.id, ctx.actor, { adminApiKey: ctx.adminApiKey }, new Date())) })),
+    .mutation(async ({ ctx, input }) => {
+      const row = await revokeKey(ctx.em, input.id, ctx.actor, { adminApiKey: ctx.adminApiKey }, new Date());
+      // Refused from the next request on in this process; in the others within API_KEY_CACHE_MS.
+      ctx.keys.forget(row.keyHash);
+      return { apiKey: keyView(row) };
+    }),
 
   /** Who created and revoked which key, when; oldest first. */
   audit: procedureFor('manageKeys')

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Request } from 'express';
 import type { Logger } from 'pino';
-import { resolveKey } from '../auth/api-keys.js';
+import type { KeyResolver } from '../auth/api-keys.js';
 import type { RateLimits } from '../auth/rate-limits.js';
 import type { Actor } from '../auth/roles.js';
 import type { Orm } from '../db/orm.js';
@@ -13,6 +13,9 @@ export type Deps = {
   orm: Orm;
   logger: Logger;
   retirements: RetirementQueue;
+  /** Bearer token → actor, cached briefly (API_KEY_CACHE_MS). */
+  keys: KeyResolver;
+  /** The bootstrap key, when this process honours one (keys.revoke needs it to retire it). */
   adminApiKey?: string;
   /** How long a request waits for a credit's row lock before answering CREDIT_BUSY. */
   lockTimeoutMs: number;
@@ -36,6 +39,6 @@ export async function createRequestContext(deps: Deps, req: Request): Promise<Co
   const header = req.headers.authorization;
   if (!header) return { ...base, actor: null, authProblem: 'missing' };
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  const actor = match?.[1] ? await resolveKey(base.em, match[1], deps.adminApiKey) : null;
+  const actor = match?.[1] ? await deps.keys.resolve(match[1]) : null;
   return { ...base, actor, authProblem: actor ? null : 'invalid' };
 }
