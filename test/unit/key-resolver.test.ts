@@ -9,7 +9,7 @@ import type { Actor } from '../../server/auth/roles.js';
 
 function counting(answer: (token: string) => Actor | null) {
   const calls: string[] = [];
-  return { calls, lookup: async (token: string) => (calls.push(token), answer(token)) };
+  return { calls, lookup: (token: string) => (calls.push(token), Promise.resolve(answer(token))) };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
