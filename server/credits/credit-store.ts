@@ -1,6 +1,7 @@
 import { LockMode, type EntityManager } from '@mikro-orm/postgresql';
-import { CreditEntity, type CreditRecord, type CreditStatus } from '../db/entities.js';
-import { columns, insertValues, selectRows } from '../db/rows.js';
+import { CreditEntity, EventEntity, type CreditRecord, type CreditStatus } from '../db/entities.js';
+import { columns, insertValues, mapPrefixed, prefixedColumns, selectRows } from '../db/rows.js';
+import type { StoredEvent } from './events.js';
 
 /*
  * Every query on the `credits` table, the projection of each credit's events.
@@ -35,6 +36,21 @@ export async function saveCredit(em: EntityManager, row: CreditRecord): Promise<
 
 export function findCredits(em: EntityManager, ids: string[]): Promise<CreditRecord[]> {
   return ids.length === 0 ? Promise.resolve([]) : selectCredits(em, 'where id in (?)', [ids]);
+}
+
+/** A credit's row and its events, oldest first, in one round trip; null when there is no row. */
+export async function findCreditWithEvents(em: EntityManager, id: string): Promise<{ credit: CreditRecord; events: StoredEvent[] } | null> {
+  const rows = await em.execute<Record<string, unknown>[]>(
+    `select ${prefixedColumns(em, CreditEntity, 'c', 'c_')}, ${prefixedColumns(em, EventEntity, 'e', 'e_')}
+     from credits c left join events e on e.credit_id = c.id where c.id = ? order by e.version`,
+    [id],
+  );
+  const [first] = rows;
+  const credit = first ? mapPrefixed(em, CreditEntity, first, 'c_') : null;
+  if (!credit) return null;
+  // Events pair `type` and `data` because only the event store writes them.
+  const events = rows.flatMap((r) => mapPrefixed(em, EventEntity, r, 'e_') ?? []) as unknown as StoredEvent[];
+  return { credit, events };
 }
 
 /** Rows holding any of these IDs or any of these (registryKey, serialKey) pairs. */

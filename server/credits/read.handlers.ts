@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { jsonView, type JsonView } from '../db/json-view.js';
-import { findCredits } from './credit-store.js';
+import { findCreditWithEvents } from './credit-store.js';
 import { DomainError } from './errors.js';
 import { readStream } from './event-store.js';
 import type { StoredEvent } from './events.js';
@@ -13,10 +13,9 @@ export type EventView = JsonView<StoredEvent>;
 export const eventView = (e: StoredEvent): EventView => jsonView(e);
 
 export async function getCredit(em: EntityManager, id: string): Promise<{ credit: CreditView; events: EventView[] }> {
-  const [row] = await findCredits(em, [id]);
-  if (!row) throw new DomainError('CREDIT_NOT_FOUND', `credit ${id} not found`);
-  const events = await readStream(em, id);
-  return { credit: creditView(row), events: events.map(eventView) };
+  const found = await findCreditWithEvents(em, id);
+  if (!found) throw new DomainError('CREDIT_NOT_FOUND', `credit ${id} not found`);
+  return { credit: creditView(found.credit), events: found.events.map(eventView) };
 }
 
 /** Time travel: the credit as its own events said it was at `at`. */

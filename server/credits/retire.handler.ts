@@ -28,9 +28,7 @@ export async function requestRetirement(deps: Deps, req: RetireRequest, actor: s
 
   let status: 'queued' | 'processing' = 'queued';
   try {
-    await withTimeout(deps.retirements.ensureJob(req.id), 3000, 'enqueue');
-    const snap = await withTimeout(deps.retirements.snapshot(req.id), 3000, 'job lookup');
-    if (snap?.state === 'processing') status = 'processing';
+    status = (await withTimeout(deps.retirements.ensureJob(req.id), 3000, 'enqueue')).state;
   } catch (err) {
     deps.logger.warn({ err, creditId: req.id }, 'retirement recorded but not enqueued; the reconciler will enqueue it');
   }

@@ -35,6 +35,25 @@ function mapRows<T extends object>(em: EntityManager, entity: EntityName<T>, row
   return rows.map((row) => driver.mapResult(row as never, meta) as T);
 }
 
+/** `t.col as prefixcol, …`: the table's columns under a prefix, so two tables can share one result row. */
+export function prefixedColumns<T extends object>(em: EntityManager, entity: EntityName<T>, table: string, prefix: string): string {
+  return columnsOfMeta(metaOf(em, entity))
+    .fields.map((f) => `${table}.${f} as ${prefix}${f}`)
+    .join(', ');
+}
+
+/** The part of a joined row under `prefix`, as the entity; null when its columns are all null (an outer join's miss). */
+export function mapPrefixed<T extends object>(em: EntityManager, entity: EntityName<T>, row: Record<string, unknown>, prefix: string): T | null {
+  const own: Record<string, unknown> = {};
+  let present = false;
+  for (const [key, value] of Object.entries(row)) {
+    if (!key.startsWith(prefix)) continue;
+    own[key.slice(prefix.length)] = value;
+    present ||= value !== null;
+  }
+  return present ? (mapRows(em, entity, [own])[0] ?? null) : null;
+}
+
 /** Runs a query whose select list is `columns(em, entity)` and maps its rows. */
 export async function selectRows<T extends object>(em: EntityManager, entity: EntityName<T>, sql: string, params: unknown[] = []): Promise<T[]> {
   return mapRows(em, entity, await em.execute<Record<string, unknown>[]>(sql, params));

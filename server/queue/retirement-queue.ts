@@ -47,19 +47,19 @@ export class RetirementQueue {
   }
 
   /**
-   * Makes sure a live job exists for the credit. A finished job with the same
-   * ID would turn `add` into a silent no-op, so it is removed first: its
-   * outcome is already recorded in PostgreSQL.
+   * Makes sure a live job exists for the credit, in two Redis round trips
+   * when there is none (state, add) and one when there is. A finished job
+   * with the same ID would turn `add` into a silent no-op, so it is removed
+   * first: its outcome is already recorded in PostgreSQL.
    */
-  async ensureJob(creditId: string): Promise<{ jobId: string; added: boolean }> {
-    const existing = await this.queue.getJob(creditId);
-    if (existing) {
-      const state = await existing.getState();
-      if (state !== 'completed' && state !== 'failed' && state !== 'unknown') return { jobId: creditId, added: false };
-      await existing.remove().catch(() => undefined); // a concurrent enqueuer may have removed it already
-    }
-    const job = await this.queue.add('retire', { creditId }, retirementJobOptions(creditId, this.opts.attempts));
-    return { jobId: job.id ?? creditId, added: true };
+  async ensureJob(creditId: string): Promise<{ state: LiveJobState; added: boolean }> {
+    const state = await this.queue.getJobState(creditId);
+    if (state === 'active') return { state: 'processing', added: false };
+    if (state !== 'completed' && state !== 'failed' && state !== 'unknown') return { state: 'queued', added: false };
+    // A concurrent enqueuer may have removed it already.
+    if (state !== 'unknown') await this.queue.remove(creditId).catch(() => 0);
+    await this.queue.add('retire', { creditId }, retirementJobOptions(creditId, this.opts.attempts));
+    return { state: 'queued', added: true };
   }
 
   async snapshot(creditId: string): Promise<JobSnapshot | null> {
