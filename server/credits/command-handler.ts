@@ -1,7 +1,7 @@
 import { LockWaitTimeoutException, type EntityManager } from '@mikro-orm/postgresql';
 import { lockCredit, saveCredit } from './credit-store.js';
 import { DomainError } from './errors.js';
-import { chained, headOf, insertEvents, readStream } from './event-store.js';
+import { appendWithProjection, chained, headOf, readStream } from './event-store.js';
 import type { CreditEvent, StoredEvent } from './events.js';
 import { projectionDiff, projectionOf } from './projection.js';
 import { replay, type CreditState } from './state.js';
@@ -70,20 +70,23 @@ export async function handleCommand(
   return lockingTransaction(em, creditId, opts.lockTimeoutMs, async (tx) => {
     const row = await lockCredit(tx, creditId);
     await opts.afterLock?.();
+    // Read only now, in a statement of its own: a statement that waited for the lock would see the stream as it was
+    // before the previous holder committed. A missing row (only a hand edit removes one) is rebuilt below.
     const history = await readStream(tx, creditId);
     const before = replay(history);
     if (before.status === 'absent') throw new DomainError('CREDIT_NOT_FOUND', `credit ${creditId} not found`);
     const { events, actor } = decide(before);
-    let appended: StoredEvent[] = [];
-    if (events.length > 0) {
-      appended = await insertEvents(tx, chained(creditId, headOf(history), events, { actor, now: opts.now }));
-    }
-    const after = replay(appended, before);
+    const next = chained(creditId, headOf(history), events, { actor, now: opts.now });
+    const after = replay(next, before);
     if (after.status === 'absent') throw new Error(`credit ${creditId} vanished from its own stream`);
     const projection = projectionOf(after);
+    if (next.length > 0) {
+      const appended = await appendWithProjection(tx, next, projection);
+      return { before, after, appended, projectionRepaired: false };
+    }
     // A row that disagrees with its events (only a hand edit can do that) is mended by whoever touches the credit next.
-    const projectionRepaired = appended.length === 0 && (!row || projectionDiff(projection, row).length > 0);
-    if (appended.length > 0 || projectionRepaired) await saveCredit(tx, projection);
-    return { before, after, appended, projectionRepaired };
+    const projectionRepaired = !row || projectionDiff(projection, row).length > 0;
+    if (projectionRepaired) await saveCredit(tx, projection);
+    return { before, after, appended: [], projectionRepaired };
   });
 }

@@ -3,8 +3,8 @@ import type { CreditRecord } from '../db/entities.js';
 import { creditId } from './canonical-id.js';
 import { findByIdOrSerial, insertNewCredits } from './credit-store.js';
 import { decide } from './decider.js';
-import { chained, insertEvents } from './event-store.js';
-import type { CreditFields } from './events.js';
+import { chained } from './event-store.js';
+import type { CreditFields, NewEvent } from './events.js';
 import { creditView, projectionOf, type CreditView } from './projection.js';
 import { initialState, replay } from './state.js';
 
@@ -13,7 +13,7 @@ export type CreateOutcome =
   | { outcome: 'existing'; credit: CreditView }
   | { outcome: 'conflict'; existingId: string; message: string };
 
-type Prepared = { id: string; serialKey: string; row: CreditRecord; event: ReturnType<typeof decide>[number] };
+type Prepared = { id: string; serialKey: string; row: CreditRecord; created: NewEvent };
 
 /** Registry and serial together: the natural key a credit's row is unique on. */
 const naturalKey = (r: Pick<CreditRecord, 'registryKey' | 'serialKey'>) => JSON.stringify([r.registryKey, r.serialKey]);
@@ -25,11 +25,13 @@ function prepare(fields: CreditFields, actor: string, now: Date): Prepared {
   const state = replay([{ ...event, creditId: id, version: 1, actor, occurredAt: now }]);
   if (state.status === 'absent') throw new Error('created event must bring the credit into existence');
   const row = projectionOf(state);
-  return { id, serialKey: naturalKey(row), row, event };
+  const [created] = chained(id, { version: 0, hash: null }, [event], { actor, now });
+  if (!created) throw new Error('a created event must chain');
+  return { id, serialKey: naturalKey(row), row, created };
 }
 
 /**
- * Creates many credits in one transaction; each input gets its own outcome.
+ * Creates many credits in one statement; each input gets its own outcome.
  * Idempotent by construction: the ID is derived from the canonical input, so a
  * repeat finds its row and writes nothing. Concurrent creates of one input
  * serialise on the primary key, and exactly one of them appends `created`.
@@ -51,42 +53,35 @@ export async function createCredits(
     return true;
   });
 
-  return em.transactional(async (tx) => {
-    // Rows go in (registry, serial) order so two overlapping batches take their
-    // key locks in the same order and cannot deadlock each other. One ID always
-    // has one serial key, so this orders the primary key's locks as well.
-    const ordered = [...candidates].sort((a, b) => (a.serialKey < b.serialKey ? -1 : a.serialKey > b.serialKey ? 1 : 0));
-    const inserted = await insertNewCredits(
-      tx,
-      ordered.map((p) => p.row),
-    );
-    const fresh = candidates.filter((p) => inserted.has(p.id));
-    if (fresh.length > 0) {
-      await insertEvents(
-        tx,
-        fresh.flatMap((p) => chained(p.id, { version: 0, hash: null }, [p.event], { actor, now })),
-      );
-    }
+  // Rows go in (registry, serial) order so two overlapping batches take their
+  // key locks in the same order and cannot deadlock each other. One ID always
+  // has one serial key, so this orders the primary key's locks as well.
+  const ordered = [...candidates].sort((a, b) => (a.serialKey < b.serialKey ? -1 : a.serialKey > b.serialKey ? 1 : 0));
+  const inserted = await insertNewCredits(
+    em,
+    ordered.map((p) => ({ row: p.row, created: p.created })),
+  );
+  const fresh = candidates.filter((p) => inserted.has(p.id));
 
-    const rest = prepared.filter((p) => !inserted.has(p.id));
-    const existing = await existingFor(tx, rest);
-    const freshIds = new Set(fresh.map((p) => p.id));
-    const seenFresh = new Set<string>();
-    return prepared.map((p): CreateOutcome => {
-      if (freshIds.has(p.id) && !seenFresh.has(p.id)) {
-        seenFresh.add(p.id);
-        return { outcome: 'created', credit: creditView(p.row) };
-      }
-      const same = existing.byId.get(p.id) ?? fresh.find((f) => f.id === p.id)?.row;
-      if (same) return { outcome: 'existing', credit: creditView(same) };
-      const holder = existing.bySerial.get(p.serialKey) ?? fresh.find((f) => f.serialKey === p.serialKey)?.row;
-      if (!holder) throw new Error(`credit ${p.id} was neither inserted nor found`);
-      return {
-        outcome: 'conflict',
-        existingId: holder.id,
-        message: `registry serial ${p.row.registry} ${p.row.serialNumber} already belongs to credit ${holder.id} with different details`,
-      };
-    });
+  // Whatever was not inserted collided with a committed row: find it.
+  const rest = prepared.filter((p) => !inserted.has(p.id));
+  const existing = await existingFor(em, rest);
+  const freshIds = new Set(fresh.map((p) => p.id));
+  const seenFresh = new Set<string>();
+  return prepared.map((p): CreateOutcome => {
+    if (freshIds.has(p.id) && !seenFresh.has(p.id)) {
+      seenFresh.add(p.id);
+      return { outcome: 'created', credit: creditView(p.row) };
+    }
+    const same = existing.byId.get(p.id) ?? fresh.find((f) => f.id === p.id)?.row;
+    if (same) return { outcome: 'existing', credit: creditView(same) };
+    const holder = existing.bySerial.get(p.serialKey) ?? fresh.find((f) => f.serialKey === p.serialKey)?.row;
+    if (!holder) throw new Error(`credit ${p.id} was neither inserted nor found`);
+    return {
+      outcome: 'conflict',
+      existingId: holder.id,
+      message: `registry serial ${p.row.registry} ${p.row.serialNumber} already belongs to credit ${holder.id} with different details`,
+    };
   });
 }
 

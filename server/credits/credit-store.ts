@@ -1,7 +1,7 @@
 import { LockMode, type EntityManager } from '@mikro-orm/postgresql';
-import { CreditEntity, EventEntity, type CreditRecord, type CreditStatus } from '../db/entities.js';
+import { CreditEntity, EventEntity, type CreditRecord, type CreditStatus, type EventRecord } from '../db/entities.js';
 import { columns, insertValues, mapPrefixed, prefixedColumns, selectRows } from '../db/rows.js';
-import type { StoredEvent } from './events.js';
+import type { NewEvent, StoredEvent } from './events.js';
 
 /*
  * Every query on the `credits` table, the projection of each credit's events.
@@ -12,26 +12,54 @@ const selectCredits = (em: EntityManager, where: string, params: unknown[]): Pro
   selectRows(em, CreditEntity, `select ${columns(em, CreditEntity)} from credits ${where}`, params);
 
 /**
- * Inserts new projection rows, skipping any that collide on the ID or on
- * (registry, serial). A collision with an uncommitted row waits for it, so
- * the caller learns the committed outcome. Returns the IDs actually inserted.
+ * Inserts the credits that are new, each with its `created` event, in one
+ * statement (so one round trip and one commit, however many): rows that
+ * collide on the ID or on (registry, serial) are skipped, and so are their
+ * events. A collision with an uncommitted row waits for it, so the caller
+ * learns the committed outcome. Returns the IDs actually inserted.
  */
-export async function insertNewCredits(em: EntityManager, rows: CreditRecord[]): Promise<Set<string>> {
-  if (rows.length === 0) return new Set();
-  const { sql, params } = insertValues(em, CreditEntity, rows);
-  const inserted = await em.execute<{ id: string }[]>(`insert into credits ${sql} on conflict do nothing returning id`, params);
+export async function insertNewCredits(em: EntityManager, items: { row: CreditRecord; created: NewEvent }[]): Promise<Set<string>> {
+  if (items.length === 0) return new Set();
+  const credits = insertValues(
+    em,
+    CreditEntity,
+    items.map((i) => i.row),
+  );
+  const events = insertValues(
+    em,
+    EventEntity,
+    items.map((i) => i.created as Partial<EventRecord>),
+    { typed: true },
+  );
+  const eventColumns = events.sql.slice(1, events.sql.indexOf(')'));
+  const inserted = await em.execute<{ id: string }[]>(
+    `with new_credits as (insert into credits ${credits.sql} on conflict do nothing returning id),
+          new_events as (
+            insert into events (${eventColumns})
+            select e.* from (${events.sql.slice(events.sql.indexOf('values'))}) as e (${eventColumns})
+            join new_credits c on c.id = e.credit_id
+          )
+     select id from new_credits`,
+    [...credits.params, ...events.params],
+  );
   return new Set(inserted.map((r) => r.id));
 }
 
-/** Overwrites one credit's row (or writes it, when missing) with the replay of its events. */
-export async function saveCredit(em: EntityManager, row: CreditRecord): Promise<void> {
+/** The statement that overwrites one credit's row (or writes it, when missing): for saveCredit, and inside larger statements. */
+export function upsertCredit(em: EntityManager, row: CreditRecord): { sql: string; params: unknown[] } {
   const { sql, params } = insertValues(em, CreditEntity, [row]);
   const assignments = columns(em, CreditEntity)
     .split(', ')
     .filter((c) => c !== 'id')
     .map((c) => `${c} = excluded.${c}`)
     .join(', ');
-  await em.execute(`insert into credits ${sql} on conflict (id) do update set ${assignments}`, params);
+  return { sql: `insert into credits ${sql} on conflict (id) do update set ${assignments}`, params };
+}
+
+/** Overwrites one credit's row (or writes it, when missing) with the replay of its events. */
+export async function saveCredit(em: EntityManager, row: CreditRecord): Promise<void> {
+  const { sql, params } = upsertCredit(em, row);
+  await em.execute(sql, params);
 }
 
 export function findCredits(em: EntityManager, ids: string[]): Promise<CreditRecord[]> {
@@ -67,6 +95,7 @@ export function findByIdOrSerial(em: EntityManager, ids: string[], keys: { regis
 export async function lockCredit(em: EntityManager, id: string): Promise<CreditRecord | null> {
   return em.findOne(CreditEntity, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE, disableIdentityMap: true });
 }
+
 
 export type CreditFilter = {
   /** Keyset cursor: rows strictly after this (createdAt, id). */

@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { EventEntity, type EventRecord } from '../db/entities.js';
+import { EventEntity, type CreditRecord, type EventRecord } from '../db/entities.js';
 import { columns, insertValues, selectRows } from '../db/rows.js';
+import { upsertCredit } from './credit-store.js';
 import { eventHash } from './event-hash.js';
 import type { CreditEvent, NewEvent, StoredEvent } from './events.js';
 
@@ -126,13 +127,21 @@ export function chained(creditId: string, head: StreamHead, events: CreditEvent[
 }
 
 /**
- * Inserts new events in one round trip, inside the caller's transaction
- * (which holds the credit's row lock). The (credit_id, version) key turns a
- * lost race into an error instead of a fork in history.
+ * Appends events and writes the credit's projection row in one statement (one
+ * round trip), inside the caller's transaction, which holds the credit's row
+ * lock. Returns the events as stored.
  */
-export async function insertEvents(em: EntityManager, events: NewEvent[]): Promise<StoredEvent[]> {
+export async function appendWithProjection(em: EntityManager, events: NewEvent[], projection: CreditRecord): Promise<StoredEvent[]> {
   if (events.length === 0) return [];
-  const { sql, params } = insertValues(em, EventEntity, events as Partial<EventRecord>[]);
-  const rows = await selectRows(em, EventEntity, `insert into events ${sql} returning ${columns(em, EventEntity)}`, params);
-  return rows as unknown as StoredEvent[];
+  const ev = insertValues(em, EventEntity, events as Partial<EventRecord>[]);
+  const upsert = upsertCredit(em, projection);
+  const stored = await selectRows(
+    em,
+    EventEntity,
+    `with appended as (insert into events ${ev.sql} returning ${columns(em, EventEntity)}),
+          projected as (${upsert.sql})
+     select * from appended order by version`,
+    [...ev.params, ...upsert.params],
+  );
+  return stored as unknown as StoredEvent[];
 }

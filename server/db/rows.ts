@@ -63,10 +63,16 @@ export async function selectRows<T extends object>(em: EntityManager, entity: En
  * `(col, …) values (?, …), (?, …)` and its parameters for a multi-row insert,
  * one round trip however many rows. JSON properties are sent as JSON text.
  */
-export function insertValues<T extends object>(em: EntityManager, entity: EntityName<T>, rows: Partial<T>[]): { sql: string; params: unknown[] } {
+export function insertValues<T extends object>(
+  em: EntityManager,
+  entity: EntityName<T>,
+  rows: Partial<T>[],
+  opts: { typed?: boolean } = {},
+): { sql: string; params: unknown[] } {
   // Generated values (the log's position, the writing transaction) are the database's to give.
   const props = metaOf(em, entity).props.filter((prop) => prop.fieldNames.length > 0 && !prop.autoincrement && prop.defaultRaw === undefined);
-  const tuple = `(${props.map(() => '?').join(', ')})`;
+  // Typed placeholders (`?::jsonb`) when the values stand in a VALUES list of their own rather than under an INSERT.
+  const tuple = `(${props.map((prop) => (opts.typed ? `?::${prop.columnTypes[0] ?? 'text'}` : '?')).join(', ')})`;
   const params = rows.flatMap((row) =>
     props.map((prop) => {
       const value = (row as Record<string, unknown>)[prop.name];
