@@ -13,6 +13,9 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/, 'may only hold letters, digits, _ and -').default('ledger'),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
+  // PostgreSQL connections per process: the API's default 10; a worker's WORKER_CONCURRENCY + 2 (one per job, one for
+  // the reconciler, one spare), and never fewer than WORKER_CONCURRENCY + 1.
+  DB_POOL_MAX: z.coerce.number().int().min(2).max(500).optional(),
   RECONCILE_INTERVAL_MS: z.coerce.number().int().min(200).default(30_000),
   RETIREMENT_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(8),
   WORKER_LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(30_000),

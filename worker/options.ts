@@ -1,5 +1,14 @@
 import type { Env } from '../server/env.js';
 
+/** The worker's pool: a connection for each job it runs at once, one for the reconciler, one spare. */
+export function workerPoolSize(env: Env): number {
+  const poolMax = env.DB_POOL_MAX ?? env.WORKER_CONCURRENCY + 2;
+  if (poolMax < env.WORKER_CONCURRENCY + 1) {
+    throw new Error(`DB_POOL_MAX (${poolMax}) must be at least WORKER_CONCURRENCY + 1 (${env.WORKER_CONCURRENCY + 1}): each job in flight holds a connection`);
+  }
+  return poolMax;
+}
+
 export const workerOptionsFromEnv = (env: Env) => ({
   prefix: env.QUEUE_PREFIX,
   concurrency: env.WORKER_CONCURRENCY,

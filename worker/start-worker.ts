@@ -2,13 +2,13 @@ import { initOrm } from '../server/db/orm.js';
 import { loadEnv, requireUrl } from '../server/env.js';
 import { createLogger } from '../server/logger.js';
 import { closeOnSignal } from '../server/shutdown.js';
-import { testHoldLockMsFromEnv, workerOptionsFromEnv } from './options.js';
+import { testHoldLockMsFromEnv, workerOptionsFromEnv, workerPoolSize } from './options.js';
 import { startWorker } from './worker.js';
 
 /** `npm run worker`: one retirement worker, against DATABASE_URL and REDIS_URL. */
 const env = loadEnv();
 const logger = createLogger('worker', env.LOG_LEVEL);
-const orm = await initOrm(requireUrl(env, 'DATABASE_URL'), { poolMax: env.WORKER_CONCURRENCY + 2 });
+const orm = await initOrm(requireUrl(env, 'DATABASE_URL'), { poolMax: workerPoolSize(env) });
 const testHoldLockMs = testHoldLockMsFromEnv();
 if (testHoldLockMs > 0) logger.warn({ testHoldLockMs }, 'TEST-ONLY WORKER_TEST_HOLD_LOCK_MS is set: every attempt pauses holding its row lock');
 const running = await startWorker({ ...workerOptionsFromEnv(env), testHoldLockMs, orm, logger, redisUrl: requireUrl(env, 'REDIS_URL') });
