@@ -2,7 +2,7 @@ import { initOrm } from './orm.js';
 
 /** Applies every pending migration; safe to run repeatedly and concurrently. */
 export async function migrate(databaseUrl: string): Promise<string[]> {
-  const orm = await initOrm(databaseUrl, { poolMax: 2 });
+  const orm = await initOrm(databaseUrl, { poolMax: 2, statementTimeoutMs: null });
   try {
     const em = orm.em.fork();
     // Two processes starting together must not both apply the same migration.

@@ -15,7 +15,17 @@ export const migrationsList = [
   { name: 'Migration20261201000100_project_name_search', class: Migration20261201000100_project_name_search },
 ];
 
-export function ormConfig(databaseUrl: string, overrides: { poolMax?: number } = {}) {
+export type OrmOptions = {
+  poolMax?: number;
+  /**
+   * PostgreSQL's statement_timeout for every pooled connection, set by the pg
+   * driver when it connects (DB_STATEMENT_TIMEOUT_MS for the API, the worker
+   * and the admin script). null: no limit, for migrations only.
+   */
+  statementTimeoutMs: number | null;
+};
+
+export function ormConfig(databaseUrl: string, options: OrmOptions) {
   return defineConfig({
     clientUrl: databaseUrl,
     entities,
@@ -26,7 +36,9 @@ export function ormConfig(databaseUrl: string, overrides: { poolMax?: number } =
     ensureDatabase: false,
     allowGlobalContext: false,
     debug: false,
-    pool: { min: 0, max: overrides.poolMax ?? 10 },
+    pool: { min: 0, max: options.poolMax ?? 10 },
+    // Passed to knex and on to pg.Client, which sends it in the startup packet.
+    ...(options.statementTimeoutMs === null ? {} : { driverOptions: { connection: { statement_timeout: options.statementTimeoutMs } } }),
     // Timestamps go to and come from PostgreSQL as timestamptz, always UTC.
     forceUtcTimezone: true,
   });
