@@ -4,6 +4,7 @@ import { entities } from './entities.js';
 import { Migration20261126000000_ledger } from './migrations/Migration20261126000000_ledger.js';
 import { Migration20261201000000_key_audit } from './migrations/Migration20261201000000_key_audit.js';
 import { Migration20261201000100_project_name_search } from './migrations/Migration20261201000100_project_name_search.js';
+import { Migration20261201000200_least_privilege } from './migrations/Migration20261201000200_least_privilege.js';
 
 /**
  * Migrations are listed explicitly rather than globbed from disk so the same
@@ -13,6 +14,7 @@ export const migrationsList = [
   { name: 'Migration20261126000000_ledger', class: Migration20261126000000_ledger },
   { name: 'Migration20261201000000_key_audit', class: Migration20261201000000_key_audit },
   { name: 'Migration20261201000100_project_name_search', class: Migration20261201000100_project_name_search },
+  { name: 'Migration20261201000200_least_privilege', class: Migration20261201000200_least_privilege },
 ];
 
 export type OrmOptions = {
