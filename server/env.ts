@@ -1,7 +1,17 @@
 import { z } from 'zod';
 
+/**
+ * The worker's give-up path (recording a retirement's failure after its last
+ * attempt) waits this many times DB_LOCK_TIMEOUT_MS for the credit's row lock,
+ * inside one statement, so DB_STATEMENT_TIMEOUT_MS must stay above that wait.
+ */
+export const GIVE_UP_LOCK_PATIENCE = 10;
+
 const envSchema = z.object({
+  // The app's role (ledger_app): the API, the worker and the admin script connect with it.
   DATABASE_URL: z.string().url().optional(),
+  // The schema owner's role (ledger_owner), for `npm run migrate` only; falls back to DATABASE_URL.
+  MIGRATION_DATABASE_URL: z.string().url().optional(),
   REDIS_URL: z.string().url().optional(),
   HOST: z.string().default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -21,6 +31,8 @@ const envSchema = z.object({
   WORKER_LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(30_000),
   RETIREMENT_MAX_STALLS: z.coerce.number().int().min(0).max(100).default(3),
   DB_LOCK_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
+  // PostgreSQL's statement_timeout on every connection of the API, the worker and the admin script.
+  DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(1000).default(60_000),
   DATA_DIR: z.string().optional(),
   // Request bounds: bytes of one request body (any content type), and calls in one tRPC batch.
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
@@ -35,6 +47,17 @@ const envSchema = z.object({
   // The admin script's (server/admin): the API it talks to and its key (--url / --api-key override them).
   LEDGER_URL: z.string().url().optional(),
   LEDGER_API_KEY: z.string().optional(),
+}).superRefine((env, ctx) => {
+  const longestLockWait = env.DB_LOCK_TIMEOUT_MS * GIVE_UP_LOCK_PATIENCE;
+  if (env.DB_STATEMENT_TIMEOUT_MS <= longestLockWait) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['DB_STATEMENT_TIMEOUT_MS'],
+      message:
+        `must be above DB_LOCK_TIMEOUT_MS × ${GIVE_UP_LOCK_PATIENCE} (${longestLockWait} ms): the worker waits that long for a row lock ` +
+        `when it records a failed retirement; raise it or lower DB_LOCK_TIMEOUT_MS`,
+    });
+  }
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -59,6 +82,13 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
 export function requireUrl(env: Env, name: 'DATABASE_URL' | 'REDIS_URL'): string {
   const value = env[name];
   if (!value) throw new Error(`${name} is not set (npm start sets it for you; npm run server/worker need it)`);
+  return value;
+}
+
+/** Where migrations run: MIGRATION_DATABASE_URL (the owner role), else DATABASE_URL. */
+export function migrationUrl(env: Env): string {
+  const value = env.MIGRATION_DATABASE_URL ?? env.DATABASE_URL;
+  if (!value) throw new Error('MIGRATION_DATABASE_URL (the owner role, ledger_owner) or DATABASE_URL must be set to migrate');
   return value;
 }
 

@@ -5,6 +5,7 @@ import { handleCommand } from '../server/credits/command-handler.js';
 import { decide } from '../server/credits/decider.js';
 import { DomainError } from '../server/credits/errors.js';
 import type { Orm } from '../server/db/orm.js';
+import { GIVE_UP_LOCK_PATIENCE } from '../server/env.js';
 import type { RetirementJobData } from '../server/queue/retirement-queue.js';
 import { failRetirement, WORKER_ACTOR } from '../server/credits/retire.handler.js';
 import { describeTransientFault } from '../server/queue/failure-reason.js';
@@ -66,13 +67,13 @@ export function createRetirementProcessor(deps: ProcessorDeps) {
   };
 }
 
-/**
- * Recording the outcome waits this many times longer for the credit's row
- * lock than an attempt does: it needs the very lock the attempts may have
- * failed to get, and a request whose failure is never recorded stays pending
- * and would be retried by the reconciler without end.
+/*
+ * Recording the outcome waits GIVE_UP_LOCK_PATIENCE times longer for the
+ * credit's row lock than an attempt does: it needs the very lock the attempts
+ * may have failed to get, and a request whose failure is never recorded stays
+ * pending and would be retried by the reconciler without end. (server/env.ts
+ * keeps DB_STATEMENT_TIMEOUT_MS above that wait.)
  */
-const GIVE_UP_LOCK_PATIENCE = 10;
 
 /**
  * Out of attempts on a transient fault: record the failure so callers stop

@@ -57,6 +57,9 @@ export function queueConfig(source: NodeJS.ProcessEnv = process.env): QueueConfi
 /** How long rebuild-projections waits for one credit's row lock (DB_LOCK_TIMEOUT_MS, as the worker). */
 export const lockTimeoutMs = (source: NodeJS.ProcessEnv = process.env): number => settings(source).DB_LOCK_TIMEOUT_MS;
 
+/** PostgreSQL's statement_timeout on the script's connections (DB_STATEMENT_TIMEOUT_MS, as the API and worker). */
+export const statementTimeoutMs = (source: NodeJS.ProcessEnv = process.env): number => settings(source).DB_STATEMENT_TIMEOUT_MS;
+
 /** Commander argument parsers that fail as usage errors. */
 export function intOption(name: string, min: number, max: number) {
   return (value: string): number => {

@@ -24,9 +24,10 @@ const program = new Command('admin')
     `
 Configuration (environment):
   LEDGER_URL, LEDGER_API_KEY (or ADMIN_API_KEY)   import, keys: the API
-  DATABASE_URL                                    verify, rebuild-projections, export, queue reconcile
+  DATABASE_URL (the app's role, ledger_app)       verify, rebuild-projections, export, queue reconcile
   REDIS_URL, QUEUE_PREFIX (default '${ENV_DEFAULTS.QUEUE_PREFIX}')      queue
-  DB_LOCK_TIMEOUT_MS, RETIREMENT_MAX_ATTEMPTS     as for the worker
+  DB_LOCK_TIMEOUT_MS, DB_STATEMENT_TIMEOUT_MS,
+  RETIREMENT_MAX_ATTEMPTS                         as for the worker
 
 Every command takes --help, and --json for machine-readable output (on stdout).
 

@@ -4,6 +4,7 @@ import { entities } from './entities.js';
 import { Migration20261126000000_ledger } from './migrations/Migration20261126000000_ledger.js';
 import { Migration20261201000000_key_audit } from './migrations/Migration20261201000000_key_audit.js';
 import { Migration20261201000100_project_name_search } from './migrations/Migration20261201000100_project_name_search.js';
+import { Migration20261201000200_least_privilege } from './migrations/Migration20261201000200_least_privilege.js';
 import { Migration20261201000300_feed_watermark } from './migrations/Migration20261201000300_feed_watermark.js';
 
 /**
@@ -14,10 +15,21 @@ export const migrationsList = [
   { name: 'Migration20261126000000_ledger', class: Migration20261126000000_ledger },
   { name: 'Migration20261201000000_key_audit', class: Migration20261201000000_key_audit },
   { name: 'Migration20261201000100_project_name_search', class: Migration20261201000100_project_name_search },
+  { name: 'Migration20261201000200_least_privilege', class: Migration20261201000200_least_privilege },
   { name: 'Migration20261201000300_feed_watermark', class: Migration20261201000300_feed_watermark },
 ];
 
-export function ormConfig(databaseUrl: string, overrides: { poolMax?: number } = {}) {
+export type OrmOptions = {
+  poolMax?: number;
+  /**
+   * PostgreSQL's statement_timeout for every pooled connection, set by the pg
+   * driver when it connects (DB_STATEMENT_TIMEOUT_MS for the API, the worker
+   * and the admin script). null: no limit, for migrations only.
+   */
+  statementTimeoutMs: number | null;
+};
+
+export function ormConfig(databaseUrl: string, options: OrmOptions) {
   return defineConfig({
     clientUrl: databaseUrl,
     entities,
@@ -28,7 +40,9 @@ export function ormConfig(databaseUrl: string, overrides: { poolMax?: number } =
     ensureDatabase: false,
     allowGlobalContext: false,
     debug: false,
-    pool: { min: 0, max: overrides.poolMax ?? 10 },
+    pool: { min: 0, max: options.poolMax ?? 10 },
+    // Passed to knex and on to pg.Client, which sends it in the startup packet.
+    ...(options.statementTimeoutMs === null ? {} : { driverOptions: { connection: { statement_timeout: options.statementTimeoutMs } } }),
     // Timestamps go to and come from PostgreSQL as timestamptz, always UTC.
     forceUtcTimezone: true,
   });

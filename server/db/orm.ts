@@ -1,8 +1,8 @@
 import { MikroORM } from '@mikro-orm/postgresql';
-import { ormConfig } from './mikro-orm.config.js';
+import { ormConfig, type OrmOptions } from './mikro-orm.config.js';
 
 export type Orm = MikroORM;
 
-export function initOrm(databaseUrl: string, overrides: { poolMax?: number } = {}): Promise<Orm> {
-  return MikroORM.init(ormConfig(databaseUrl, overrides));
+export function initOrm(databaseUrl: string, options: OrmOptions): Promise<Orm> {
+  return MikroORM.init(ormConfig(databaseUrl, options));
 }

@@ -1,7 +1,8 @@
 /**
  * Gives `npm start` a PostgreSQL and a Redis: the ones named by DATABASE_URL /
- * REDIS_URL when set, otherwise local servers whose data persists under
- * `dataRoot` so the dev ledger survives restarts.
+ * REDIS_URL (and MIGRATION_DATABASE_URL) when set, otherwise local servers
+ * whose data and generated passwords persist under `dataRoot` so the dev
+ * ledger survives restarts.
  */
 import path from 'node:path';
 import { ensureBinaries } from './binaries.js';
@@ -10,7 +11,11 @@ import { startRedis, type RedisHandle } from './redis-server.js';
 import type { Log, ServiceName } from './service-options.js';
 
 export interface Services {
+  /** The app's role (ledger_app): the API's and the worker's DATABASE_URL. */
   databaseUrl: string;
+  /** The owner's role (ledger_owner): what migrations run as. */
+  migrationUrl: string;
+  /** With its password. */
   redisUrl: string;
   /** Stops only the servers this call started; env-provided ones are left alone. */
   stop(): Promise<void>;
@@ -27,6 +32,7 @@ export interface EnsureServicesOptions {
 export async function ensureServices(opts: EnsureServicesOptions): Promise<Services> {
   const { log } = opts;
   const envDatabaseUrl = process.env.DATABASE_URL?.trim() || undefined;
+  const envMigrationUrl = process.env.MIGRATION_DATABASE_URL?.trim() || undefined;
   const envRedisUrl = process.env.REDIS_URL?.trim() || undefined;
 
   const needed: ServiceName[] = [];
@@ -34,7 +40,7 @@ export async function ensureServices(opts: EnsureServicesOptions): Promise<Servi
   if (!envRedisUrl) needed.push('redis');
   await ensureBinaries(needed, log);
 
-  if (envDatabaseUrl) log(`PostgreSQL: using DATABASE_URL (${redact(envDatabaseUrl)})`);
+  if (envDatabaseUrl) log(`PostgreSQL: using DATABASE_URL (${redact(envDatabaseUrl)})${envMigrationUrl ? ` and MIGRATION_DATABASE_URL (${redact(envMigrationUrl)})` : ''}`);
   if (envRedisUrl) log(`Redis: using REDIS_URL (${redact(envRedisUrl)})`);
 
   const pgDir = path.resolve(opts.dataRoot, 'postgres');
@@ -56,11 +62,15 @@ export async function ensureServices(opts: EnsureServicesOptions): Promise<Servi
     throw failure.reason;
   }
 
-  if (pg) log(`PostgreSQL: ${pg.url} (data ${pgDir}, log ${path.join(pgDir, 'postgres.log')})`);
-  if (redis) log(`Redis: ${redis.url} (data ${redisDir}, log ${path.join(redisDir, 'redis.log')})`);
+  if (pg) {
+    log(`PostgreSQL: ${redact(pg.appUrl)} as the app, ${redact(pg.ownerUrl)} for migrations (passwords in ${pgDir}/*.password; data ${pgDir}, log ${path.join(pgDir, 'postgres.log')})`);
+  }
+  if (redis) log(`Redis: ${redact(redis.url)} (password in ${path.join(redisDir, 'password')}; data ${redisDir}, log ${path.join(redisDir, 'redis.log')})`);
 
   return {
-    databaseUrl: envDatabaseUrl ?? pg?.url ?? '',
+    databaseUrl: envDatabaseUrl ?? pg?.appUrl ?? '',
+    // MIGRATION_DATABASE_URL without DATABASE_URL would name another server than the one started here.
+    migrationUrl: envDatabaseUrl ? (envMigrationUrl ?? envDatabaseUrl) : (pg?.ownerUrl ?? ''),
     redisUrl: envRedisUrl ?? redis?.url ?? '',
     stop,
   };

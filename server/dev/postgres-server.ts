@@ -1,32 +1,50 @@
-/** Starts (or reuses) a local PostgreSQL server for development and tests. */
+/**
+ * Starts (or reuses) a local PostgreSQL server for development and tests,
+ * locked down: no `trust` anywhere. The superuser logs in only over the Unix
+ * socket as the server's OS user, or over 127.0.0.1 with its generated
+ * password; the ledger's roles (server/dev/ledger-roles.ts) log in over
+ * 127.0.0.1 with theirs.
+ */
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { findPgBinDir } from './binaries.js';
+import { APP_ROLE, LEDGER_DATABASE, OWNER_ROLE, type LedgerRole } from './ledger-roles.js';
+import { assertReachable, ensureOwnedDir } from './os-users.js';
 import {
-  assertReachable,
-  ensureLedgerDatabase,
-  ensureOwnedDir,
+  ensureLedgerRolesAndDatabase,
+  initCluster,
   pgIsReady,
   pgLayout,
   pgUser,
   postmasterReady,
   runningPostmaster,
+  superuserSql,
+  writeAuthConfig,
+  type PgSuperuser,
 } from './postgres-cluster.js';
 import { launchOnPort, readPort } from './ports.js';
-import { childEnv, isAlive, run, spawnServer, stopWithin, waitForPidExit, type Spawned } from './processes.js';
+import { childEnv, isAlive, spawnServer, stopWithin, waitForPidExit, type Spawned } from './processes.js';
 import { fileSize, logTail, pollReady, waitUntil } from './readiness.js';
+import { localSecret } from './secrets.js';
 import { DEFAULT_READY_TIMEOUT_MS, LOOPBACK, STOP_TIMEOUT_MS, type ServiceOptions } from './service-options.js';
 
 export interface PgHandle {
-  /** postgres://postgres@127.0.0.1:PORT/ledger */
-  url: string;
   port: number;
+  /** ledger_app on database `ledger`: the API's, the worker's and the admin script's DATABASE_URL. */
+  appUrl: string;
+  /** ledger_owner on database `ledger`: what migrations run as (MIGRATION_DATABASE_URL). */
+  ownerUrl: string;
+  /** The same as ownerUrl, for callers that predate the roles: migrate with it, run the app on appUrl. */
+  url: string;
+  /** One of the ledger's roles, with its password, on another database of this server. */
+  roleUrl(role: LedgerRole, db: string): string;
+  /** The superuser `postgres`, with its password, over TCP: for setting up databases and for tests' inspection. */
+  adminUrl(db: string): string;
   /** Fast shutdown; resolves once the server process has exited. */
   stop(): Promise<void>;
   /** Starts again on the same data folder and port; a no-op while running. */
   start(): Promise<void>;
-  adminUrl(db: string): string;
 }
 
 export interface PgOptions extends ServiceOptions {
@@ -42,7 +60,10 @@ const MAX_SOCKET_PATH = 100;
 
 /**
  * Starts (or reuses) a PostgreSQL server whose cluster lives in
- * `<dataDir>/cluster`, creating it on first use, and ensures database `ledger`.
+ * `<dataDir>/cluster`, creating it on first use; writes its pg_hba.conf; sets
+ * the passwords of the superuser, ledger_owner and ledger_app (kept as
+ * `<dataDir>/*.password`, mode 0600, or in memory: `secrets`); and ensures
+ * database `ledger`, owned by ledger_owner.
  */
 export async function startPostgres(opts: PgOptions): Promise<PgHandle> {
   const log = opts.log ?? (() => {});
@@ -60,24 +81,20 @@ export async function startPostgres(opts: PgOptions): Promise<PgHandle> {
   }
   await ensureOwnedDir(layout.socketDir, user, 0o700);
 
+  const store = opts.secrets ?? 'files';
+  const passwords = {
+    superuser: await localSecret(store, layout.dataDir, 'postgres.password'),
+    owner: await localSecret(store, layout.dataDir, `${OWNER_ROLE}.password`),
+    app: await localSecret(store, layout.dataDir, `${APP_ROLE}.password`),
+  };
+
   if (!existsSync(path.join(layout.cluster, 'PG_VERSION'))) {
     await ensureOwnedDir(layout.cluster, user, 0o700);
     const began = Date.now();
-    await run(
-      path.join(bin, 'initdb'),
-      [
-        '-D', layout.cluster,
-        '-U', 'postgres',
-        '-A', 'trust',
-        '-E', 'UTF8',
-        // C collation: identical ordering on every machine, and no dependence on generated locales.
-        '--locale=C',
-        ...(opts.ephemeral ? ['--no-sync'] : []),
-      ],
-      { env: childEnv(), cwd: layout.cluster, ...user },
-    );
+    await initCluster(bin, layout, user, passwords.superuser, opts.ephemeral ?? false);
     log(`PostgreSQL cluster initialised in ${layout.cluster} (${Date.now() - began} ms)`);
   }
+  await writeAuthConfig(layout, user);
 
   const wantedPort = opts.port ?? (await readPort(layout.portFile));
   let proc: Spawned | null = null;
@@ -94,7 +111,8 @@ export async function startPostgres(opts: PgOptions): Promise<PgHandle> {
       detach: opts.detach ?? false,
       cwd: layout.cluster,
       env: childEnv(),
-      ...user,
+      uid: user.uid,
+      gid: user.gid,
       // SIGINT is PostgreSQL's "fast shutdown".
       stopSignal: 'SIGINT',
     });
@@ -123,20 +141,28 @@ export async function startPostgres(opts: PgOptions): Promise<PgHandle> {
     else log(`Reusing PostgreSQL already running on ${layout.cluster} (pid ${existing.pid}, port ${existing.port})`);
     port = existing.port;
     reusedPid = existing.pid;
+    // It may have been started with an older, laxer pg_hba.conf.
+    await superuserSql({ bin, port, socketDir: layout.socketDir, user }, 'postgres', 'select pg_reload_conf()');
   } else {
     const began = Date.now();
     port = await launchOnPort(wantedPort, launch, /Address already in use|could not create any TCP\/IP sockets/i);
     log(`PostgreSQL started on ${LOOPBACK}:${port} (${Date.now() - began} ms; log ${layout.logFile})`);
   }
   await writeFile(layout.portFile, `${port}\n`);
-  await ensureLedgerDatabase(bin, port);
+  const superuser: PgSuperuser = { bin, port, socketDir: layout.socketDir, user };
+  await ensureLedgerRolesAndDatabase(superuser, passwords);
 
   const fixedPort = port;
-  const adminUrl = (db: string) => `postgres://postgres@${LOOPBACK}:${fixedPort}/${encodeURIComponent(db)}`;
+  const urlOf = (role: string, password: string, db: string) =>
+    `postgres://${role}:${encodeURIComponent(password)}@${LOOPBACK}:${fixedPort}/${encodeURIComponent(db)}`;
+  const roleUrl = (role: LedgerRole, db: string) => urlOf(role, role === OWNER_ROLE ? passwords.owner : passwords.app, db);
   return {
-    url: adminUrl('ledger'),
     port: fixedPort,
-    adminUrl,
+    appUrl: roleUrl(APP_ROLE, LEDGER_DATABASE),
+    ownerUrl: roleUrl(OWNER_ROLE, LEDGER_DATABASE),
+    url: roleUrl(OWNER_ROLE, LEDGER_DATABASE),
+    roleUrl,
+    adminUrl: (db: string) => urlOf('postgres', passwords.superuser, db),
     async start() {
       if (await runningPostmaster(layout.cluster)) return;
       reusedPid = null;

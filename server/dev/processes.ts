@@ -16,6 +16,8 @@ interface RunOptions {
   gid?: number;
   inherit?: boolean;
   timeoutMs?: number;
+  /** Written to the command's stdin (secrets go here, never into arguments other users can read in /proc). */
+  input?: string;
 }
 
 export function run(file: string, args: string[], opts: RunOptions = {}): Promise<{ stdout: string; stderr: string }> {
@@ -29,7 +31,7 @@ export function run(file: string, args: string[], opts: RunOptions = {}): Promis
     });
   }
   return new Promise((resolve, reject) => {
-    execFile(
+    const child = execFile(
       file,
       args,
       { env: opts.env, cwd: opts.cwd, uid: opts.uid, gid: opts.gid, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 16 * 1024 * 1024 },
@@ -42,6 +44,9 @@ export function run(file: string, args: string[], opts: RunOptions = {}): Promis
         }
       },
     );
+    // A command that exits without reading its input must not crash us with EPIPE; its exit code tells.
+    child.stdin?.on('error', () => {});
+    child.stdin?.end(opts.input ?? '');
   });
 }
 
@@ -118,9 +123,19 @@ export interface Spawned {
 export function spawnServer(
   file: string,
   args: string[],
-  opts: { logFile: string; detach: boolean; cwd: string; uid?: number; gid?: number; env: NodeJS.ProcessEnv; stopSignal: NodeJS.Signals },
+  opts: {
+    logFile: string;
+    detach: boolean;
+    cwd: string;
+    uid?: number;
+    gid?: number;
+    env: NodeJS.ProcessEnv;
+    stopSignal: NodeJS.Signals;
+    /** Written to the server's stdin, then closed (e.g. `redis-server -` reads configuration there). */
+    stdin?: string;
+  },
 ): Spawned {
-  const fd = openSync(opts.logFile, 'a');
+  const fd = openSync(opts.logFile, 'a', 0o600);
   let child: ChildProcess;
   try {
     child = spawn(file, args, {
@@ -128,13 +143,17 @@ export function spawnServer(
       env: opts.env,
       uid: opts.uid,
       gid: opts.gid,
-      stdio: ['ignore', fd, fd],
+      stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', fd, fd],
       // Always its own process group: a terminal Ctrl-C must not kill the
       // database under a server that is still draining; we decide when it stops.
       detached: true,
     });
   } finally {
     closeSync(fd);
+  }
+  if (opts.stdin !== undefined) {
+    child.stdin?.on('error', () => {});
+    child.stdin?.end(opts.stdin);
   }
   let done = false;
   const exited = new Promise<void>((resolve) => {

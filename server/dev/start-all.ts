@@ -12,7 +12,9 @@ import { ensureServices } from './ensure-services.js';
 /**
  * `npm start`: the whole ledger on one machine for development. Uses
  * DATABASE_URL / REDIS_URL when given, otherwise starts local PostgreSQL and
- * Redis with data under .data/; migrates; then runs the API
+ * Redis with data under .data/ (each with generated passwords; PostgreSQL
+ * with the roles ledger_owner and ledger_app); migrates as the owner
+ * (MIGRATION_DATABASE_URL, else DATABASE_URL); then runs the API
  * (server/start-api.ts) and one retirement worker (worker/start-worker.ts) as
  * two child processes, the way production runs them, and stops all of it on
  * Ctrl-C or SIGTERM.
@@ -23,7 +25,14 @@ const dataRoot = env.DATA_DIR ?? `${repoRoot}.data`;
 const say = (msg: string) => console.log(`[start] ${msg}`);
 
 const services = await ensureServices({ dataRoot, log: say });
-const applied = await migrate(services.databaseUrl);
+let applied: string[];
+try {
+  applied = await migrate(services.migrationUrl);
+} catch (err) {
+  say(err instanceof Error ? err.message : String(err));
+  await services.stop();
+  process.exit(1);
+}
 say(applied.length ? `applied migrations: ${applied.join(', ')}` : 'database schema is up to date');
 
 let adminApiKey = env.ADMIN_API_KEY;
@@ -34,7 +43,9 @@ if (!adminApiKey) {
   adminKeySource = `${local.path} (${local.created ? 'generated now' : 'kept from an earlier run'}; set ADMIN_API_KEY to use your own)`;
 }
 
-const childEnv = { ...process.env, DATABASE_URL: services.databaseUrl, REDIS_URL: services.redisUrl, ADMIN_API_KEY: adminApiKey };
+// The API and the worker get the app's role only; the owner's URL stays here.
+const { MIGRATION_DATABASE_URL: _ownerUrl, ...inherited } = process.env;
+const childEnv = { ...inherited, DATABASE_URL: services.databaseUrl, REDIS_URL: services.redisUrl, ADMIN_API_KEY: adminApiKey };
 const children = new Map<string, ChildProcess>();
 let stopping = false;
 

@@ -35,7 +35,7 @@ let retirer: LedgerClient;
 beforeAll(async () => {
   stack = await startPrivateStack();
   app = await startAppOn(
-    { databaseUrl: stack.databaseUrl, redisUrl: stack.redisUrl },
+    { databaseUrl: stack.databaseUrl, migrationUrl: stack.migrationUrl, appDatabaseUrl: stack.appDatabaseUrl, redisUrl: stack.redisUrl },
     { RECONCILE_INTERVAL_MS: '1000', WORKER_LOCK_DURATION_MS: '3000' },
   );
   db = openE2eDb(stack.databaseUrl);

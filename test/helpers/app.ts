@@ -10,9 +10,15 @@ export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
 
 export type TestApp = {
   url: string;
+  /**
+   * The test database as the superuser: the tests' inspection and tampering
+   * URL (editing rows, disabling triggers, renaming tables), not what the app
+   * uses. The app connects as ledger_app: `env.DATABASE_URL`.
+   */
   databaseUrl: string;
   redisUrl: string;
   prefix: string;
+  /** The environment of the API under test, for workers and the admin script: DATABASE_URL is ledger_app's. */
   env: NodeJS.ProcessEnv;
   admin: LedgerClient;
   client(apiKey: string): LedgerClient;
@@ -28,7 +34,7 @@ export type TestApp = {
 export async function startTestApp(extraEnv: Record<string, string> = {}): Promise<TestApp> {
   const db = await createTestDatabase();
   const redisUrl = extraEnv.REDIS_URL ?? inject('redisUrl');
-  const app = await serveTestApp({ databaseUrl: db.url, redisUrl, prefix: testRedisPrefix() }, extraEnv);
+  const app = await serveTestApp({ databaseUrl: db.url, appDatabaseUrl: db.appUrl, redisUrl, prefix: testRedisPrefix() }, extraEnv);
   return {
     ...app,
     async close() {
@@ -40,16 +46,18 @@ export async function startTestApp(extraEnv: Record<string, string> = {}): Promi
 
 /**
  * The real API on a random port over the database, Redis and queue prefix it
- * is given, with `extraEnv` on top of the test env. `close` stops the server
- * and leaves the database and Redis to their owner.
+ * is given, with `extraEnv` on top of the test env. It connects as the app
+ * role (`appDatabaseUrl`); `databaseUrl` (a superuser's) is only handed back
+ * for the tests. `close` stops the server and leaves the database and Redis
+ * to their owner.
  */
 export async function serveTestApp(
-  { databaseUrl, redisUrl, prefix }: { databaseUrl: string; redisUrl: string; prefix: string },
+  { databaseUrl, appDatabaseUrl, redisUrl, prefix }: { databaseUrl: string; appDatabaseUrl: string; redisUrl: string; prefix: string },
   extraEnv: Record<string, string> = {},
 ): Promise<TestApp> {
   const envVars: NodeJS.ProcessEnv = {
     ...process.env,
-    DATABASE_URL: databaseUrl,
+    DATABASE_URL: appDatabaseUrl,
     REDIS_URL: redisUrl,
     PORT: '0',
     HOST: '127.0.0.1',
@@ -59,7 +67,7 @@ export async function serveTestApp(
     ...extraEnv,
   };
   const env = loadEnv(envVars);
-  const running = await startApiServer(env, { databaseUrl, redisUrl }, createLogger('test-api', env.LOG_LEVEL));
+  const running = await startApiServer(env, { databaseUrl: appDatabaseUrl, redisUrl }, createLogger('test-api', env.LOG_LEVEL));
   const client = (apiKey: string) => createLedgerClient({ url: running.url, apiKey });
   const admin = client(ADMIN_KEY);
   return {

@@ -75,7 +75,7 @@ export function cliEnv(app: TestApp, extra: Record<string, string | undefined> =
 /** The environment with nothing pointing at a ledger: for usage and connection errors. */
 export function bareEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of ['LEDGER_URL', 'LEDGER_API_KEY', 'ADMIN_API_KEY', 'DATABASE_URL', 'REDIS_URL', 'QUEUE_PREFIX']) delete env[k];
+  for (const k of ['LEDGER_URL', 'LEDGER_API_KEY', 'ADMIN_API_KEY', 'DATABASE_URL', 'MIGRATION_DATABASE_URL', 'REDIS_URL', 'QUEUE_PREFIX']) delete env[k];
   return { ...env, ...extra };
 }
 

@@ -14,7 +14,13 @@ import { migrate } from '../../server/db/migrate.js';
 export interface PrivateStack {
   pg: PgHandle;
   redis: RedisHandle;
+  /** Database `ledger` as the superuser: for the tests' inspection, not for the app. */
   databaseUrl: string;
+  /** As ledger_owner: migrations. */
+  migrationUrl: string;
+  /** As ledger_app: the app's DATABASE_URL. */
+  appDatabaseUrl: string;
+  /** With its password. */
   redisUrl: string;
   /** Stops both servers and deletes their data. */
   close(): Promise<void>;
@@ -33,16 +39,16 @@ export async function startPrivateStack(): Promise<PrivateStack> {
   try {
     // allSettled: if one server fails, the other must be running (and tracked) before close() runs.
     const [pgResult, redisResult] = await Promise.allSettled([
-      startPostgres({ dataDir: path.join(root, 'postgres'), ephemeral: true }),
-      startRedis({ dataDir: path.join(root, 'redis') }),
+      startPostgres({ dataDir: path.join(root, 'postgres'), ephemeral: true, secrets: 'memory' }),
+      startRedis({ dataDir: path.join(root, 'redis'), secrets: 'memory' }),
     ]);
     for (const r of [pgResult, redisResult]) if (r.status === 'fulfilled') started.push(r.value);
     if (pgResult.status === 'rejected') throw pgResult.reason;
     if (redisResult.status === 'rejected') throw redisResult.reason;
     const pg = pgResult.value;
     const redis = redisResult.value;
-    await migrate(pg.url);
-    return { pg, redis, databaseUrl: pg.url, redisUrl: redis.url, close };
+    await migrate(pg.ownerUrl);
+    return { pg, redis, databaseUrl: pg.adminUrl('ledger'), migrationUrl: pg.ownerUrl, appDatabaseUrl: pg.appUrl, redisUrl: redis.url, close };
   } catch (err) {
     await close();
     throw err;
