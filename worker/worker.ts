@@ -100,7 +100,8 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
 
 async function requeueIfPending(opts: WorkerOptions, retirements: RetirementQueue, creditId: string): Promise<void> {
   try {
-    if (await hasPendingRetirement(opts.orm.em.fork(), creditId)) await retirements.ensureJob(creditId);
+    const em = opts.orm.em.fork();
+    if (await hasPendingRetirement(em, creditId)) await retirements.ensureJob(creditId, { stillWanted: () => hasPendingRetirement(em, creditId) });
   } catch (err) {
     opts.logger.warn({ err: (err as Error).message, creditId }, 'could not re-enqueue after a failure; the reconciler will');
   }

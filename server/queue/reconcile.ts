@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { pendingRetirementIds } from '../credits/credit-store.js';
+import { hasPendingRetirement, pendingRetirementIds } from '../credits/credit-store.js';
 import { failRetirement } from '../credits/retire.handler.js';
 import { faultReason } from './failure-reason.js';
 import type { RetirementQueue } from './retirement-queue.js';
@@ -31,7 +31,7 @@ export async function reconcile(
     const ids = await pendingRetirementIds(em, after, batchSize);
     for (const id of ids) {
       if (await settleIfStalledOut(em, retirements, id, opts)) result.stalledOut++;
-      else if ((await retirements.ensureJob(id)).added) result.enqueued++;
+      else if ((await retirements.ensureJob(id, { stillWanted: () => hasPendingRetirement(em, id) })).added) result.enqueued++;
     }
     result.pending += ids.length;
     const last = ids.at(-1);

@@ -50,12 +50,16 @@ export class RetirementQueue {
    * Makes sure a live job exists for the credit, in two Redis round trips
    * when there is none (state, add) and one when there is. A finished job
    * with the same ID would turn `add` into a silent no-op, so it is removed
-   * first: its outcome is already recorded in PostgreSQL.
+   * first: its outcome is already recorded in PostgreSQL. `stillWanted` is
+   * asked before a finished job is replaced (PostgreSQL commits before BullMQ
+   * marks a job finished, so its answer then is the truth).
    */
-  async ensureJob(creditId: string): Promise<{ state: LiveJobState; added: boolean }> {
+  async ensureJob(creditId: string, opts: { stillWanted?: () => Promise<boolean> } = {}): Promise<{ state: LiveJobState; added: boolean }> {
     const state = await this.queue.getJobState(creditId);
     if (state === 'active') return { state: 'processing', added: false };
     if (state !== 'completed' && state !== 'failed' && state !== 'unknown') return { state: 'queued', added: false };
+    // A caller that read "pending" a moment ago may be looking at a request this very job has just finished.
+    if (opts.stillWanted && !(await opts.stillWanted())) return { state: 'queued', added: false };
     // A concurrent enqueuer may have removed it already.
     if (state !== 'unknown') await this.queue.remove(creditId).catch(() => 0);
     await this.queue.add('retire', { creditId }, retirementJobOptions(creditId, this.opts.attempts));
