@@ -96,6 +96,11 @@ const DOMAIN_CODES = {
   ALREADY_RETIRED: true,
   RETIREMENT_PENDING_DIFFERS: true,
   NO_PENDING_RETIREMENT: true,
+  ALREADY_CANCELLED: true,
+  RETIREMENT_PENDING: true,
+  REQUEST_ID_REUSED: true,
+  INSUFFICIENT_QUANTITY: true,
+  INVALID_QUANTITY: true,
   CREDIT_BUSY: true,
 } as const satisfies Record<DomainErrorCode, true>;
 

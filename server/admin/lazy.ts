@@ -7,8 +7,8 @@
 export { IsolationLevel } from '@mikro-orm/postgresql';
 export { handleCommand, lockingTransaction } from '../credits/command-handler.js';
 export { deleteOrphanCredit, findCredits, lockCredit, orphanCreditIds } from '../credits/credit-store.js';
-export { countEvents, readByStream, readStreams, streamIds } from '../credits/event-store.js';
+export { countEvents, orphanParts, readByStream, readStreams, splitsWithParts, streamIds, supplyTotals } from '../credits/event-store.js';
 export { projectionDiff, projectionOf } from '../credits/projection.js';
 export { eventView } from '../credits/read.handlers.js';
-export { CreditStreamCheck, orphanProjection } from '../ledger-check/verifier.js';
+export { CreditStreamCheck, orphanPart, orphanProjection, partMismatch, splitIssue, supplyIssue } from '../ledger-check/verifier.js';
 export { withDatabase, withQueue } from './services.js';

@@ -30,7 +30,12 @@ Checks, in one consistent snapshot of the database, reading the log in
   - every event's hash is the hash of its contents and of its predecessor's hash,
   - every event's prevHash is the previous event's hash (null for version 1),
   - every credit's versions run 1, 2, 3… without gaps, positions increasing,
-    and only version 1 is 'created',
+    and only version 1 is 'created' (an issued block) or 'split_from' (a part),
+  - every credit's ID is what its first event gives (its fields, or its
+    parent and request),
+  - every split carves less than the credit holds and, for a block, its lowest
+    units; every part is what its split carved, and every part has its split,
+  - issued = active + retired + cancelled (nothing made or lost by splitting),
   - every credit's row in the credits table equals the replay of its events,
     every credit with events has a row, and no row exists without events.
 
@@ -87,7 +92,7 @@ async function runVerify(opts: VerifyOptions, out: Output): Promise<ExitCode> {
 type ScanResult = { events: number; credits: number; rows: number; inconsistencies: Inconsistency[]; total: number };
 
 async function scan(em: EntityManager, opts: VerifyOptions, lazy: typeof Lazy): Promise<ScanResult> {
-  const { CreditStreamCheck, countEvents, findCredits, orphanCreditIds, orphanProjection, readByStream } = lazy;
+  const { CreditStreamCheck, countEvents, findCredits, orphanCreditIds, orphanPart, orphanParts, orphanProjection, partMismatch, readByStream, splitIssue, splitsWithParts, supplyIssue, supplyTotals } = lazy;
   const progress = createProgress({ label: 'verify', total: await countEvents(em), unit: 'events', quiet: Boolean(opts.quiet) });
   const res: ScanResult = { events: 0, credits: 0, rows: 0, inconsistencies: [], total: 0 };
   const found = (issue: Inconsistency): boolean => {
@@ -147,6 +152,22 @@ async function scan(em: EntityManager, opts: VerifyOptions, lazy: typeof Lazy): 
       if (!last || orphans.length < limit) break;
       afterId = last;
     }
+
+    // Conservation across streams: every split names a part that came from it, with what it carved; every part has its split.
+    let afterSplit = '0';
+    for (;;) {
+      const splits = await splitsWithParts(em, afterSplit, opts.batchSize);
+      for (const s of splits) {
+        const wrong = partMismatch(s.parentId, s.split, s.part);
+        if (wrong && found(splitIssue(s.parentId, s.position, wrong))) return res;
+      }
+      const last = splits.at(-1);
+      if (!last || splits.length < opts.batchSize) break;
+      afterSplit = last.position;
+    }
+    for (const o of await orphanParts(em, opts.keepGoing ? 1000 : 1)) if (found(orphanPart(o))) return res;
+    const supply = supplyIssue(await supplyTotals(em, {}));
+    if (supply && found(supply)) return res;
     return res;
   } finally {
     progress.stop();

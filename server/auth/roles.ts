@@ -4,6 +4,9 @@ export type Role = (typeof ROLES)[number];
 /** Who may do what. `admin` may do everything; reads need `auditor` or above. */
 export const ACCESS = {
   create: ['issuer', 'admin'],
+  // Issuers manage what they hold: carving parts off, cancelling units.
+  split: ['issuer', 'admin'],
+  cancel: ['issuer', 'admin'],
   retire: ['retirer', 'admin'],
   read: ['auditor', 'admin'],
   // Callers that retire must be able to poll the outcome of their own request.

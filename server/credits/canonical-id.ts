@@ -32,14 +32,17 @@ import { canonicalQuantity } from './quantity.js';
 
 export const CREDIT_ID_VERSION = 'cc-v1';
 
-export type CanonicalForm = readonly [
-  version: typeof CREDIT_ID_VERSION,
-  registry: string,
-  projectName: string,
-  vintage: number,
-  quantity: string,
-  serialNumber: string,
-];
+export type CanonicalForm =
+  | readonly [version: typeof CREDIT_ID_VERSION, registry: string, projectName: string, vintage: number, quantity: string, serialNumber: string]
+  | readonly [
+      version: typeof CREDIT_ID_VERSION,
+      registry: string,
+      projectName: string,
+      vintage: number,
+      quantity: string,
+      serialNumber: string,
+      units: readonly [first: number, last: number],
+    ];
 
 // Unicode's stability policy freezes NFC for assigned characters, and case
 // mappings of assigned characters are stable in practice (the known past
@@ -84,7 +87,7 @@ export const canonicalSerial = (serialNumber: string): string => canonicalText(s
 
 export function canonicalForm(fields: CreditFields): CanonicalForm {
   if (!Number.isSafeInteger(fields.vintage)) throw new Error(`vintage must be an integer, got ${fields.vintage}`);
-  return [
+  const form: CanonicalForm = [
     CREDIT_ID_VERSION,
     canonicalRegistry(fields.registry),
     canonicalText(fields.projectName),
@@ -92,9 +95,20 @@ export function canonicalForm(fields: CreditFields): CanonicalForm {
     canonicalQuantity(fields.quantity),
     canonicalSerial(fields.serialNumber),
   ];
+  // Units given beside a serial that does not spell them are part of what the credit is.
+  return fields.unitRange ? [...form, [fields.unitRange.first, fields.unitRange.last]] : form;
 }
 
 export function creditId(fields: CreditFields): string {
   const digest = createHash('sha256').update(JSON.stringify(canonicalForm(fields)), 'utf8').digest('hex');
   return `cc_${digest}`;
+}
+
+/**
+ * The ID of the credit a split carves off `parentId` for `requestId`: the same
+ * request always names the same part, so repeating it finds that part.
+ * JSON.stringify(["cc-split-v1", parentId, requestId]), SHA-256, "cc_" + hex.
+ */
+export function splitChildId(parentId: string, requestId: string): string {
+  return `cc_${createHash('sha256').update(JSON.stringify(['cc-split-v1', parentId, requestId]), 'utf8').digest('hex')}`;
 }

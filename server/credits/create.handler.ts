@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { CreditRecord } from '../db/entities.js';
 import { creditId } from './canonical-id.js';
-import { findByIdOrSerial, insertNewCredits } from './credit-store.js';
+import { findByIdOrSerial, findOverlapping, insertNewCredits } from './credit-store.js';
 import { decide } from './decider.js';
 import { chained } from './event-store.js';
 import type { CreditFields, NewEvent } from './events.js';
@@ -11,7 +11,7 @@ import { initialState, replay } from './state.js';
 export type CreateOutcome =
   | { outcome: 'created'; credit: CreditView }
   | { outcome: 'existing'; credit: CreditView }
-  | { outcome: 'conflict'; existingId: string; message: string };
+  | { outcome: 'conflict'; existingId: string; message: string; overlap?: { first: number; last: number } };
 
 type Prepared = { id: string; serialKey: string; row: CreditRecord; created: NewEvent };
 
@@ -76,16 +76,35 @@ export async function createCredits(
     const same = existing.byId.get(p.id) ?? fresh.find((f) => f.id === p.id)?.row;
     if (same) return { outcome: 'existing', credit: creditView(same) };
     const holder = existing.bySerial.get(p.serialKey) ?? fresh.find((f) => f.serialKey === p.serialKey)?.row;
-    if (!holder) throw new Error(`credit ${p.id} was neither inserted nor found`);
+    if (holder) {
+      return {
+        outcome: 'conflict',
+        existingId: holder.id,
+        message: `registry serial ${p.row.registry} ${p.row.serialNumber} already belongs to credit ${holder.id} with different details`,
+      };
+    }
+    const overlapping = [...existing.overlapping, ...fresh.map((f) => f.row)].find((r) => r.id !== p.id && overlap(r, p.row));
+    const units = overlapping && overlap(overlapping, p.row);
+    if (!overlapping || !units) throw new Error(`credit ${p.id} was neither inserted nor found`);
     return {
       outcome: 'conflict',
-      existingId: holder.id,
-      message: `registry serial ${p.row.registry} ${p.row.serialNumber} already belongs to credit ${holder.id} with different details`,
+      existingId: overlapping.id,
+      overlap: units,
+      message: `units ${units.first}…${units.last} of this block are already held by credit ${overlapping.id} (serial ${overlapping.serialNumber}); no unit is issued twice`,
     };
   });
 }
 
-/** The committed rows that hold these items' IDs or registry serials. */
+/** The units two rows of the same registry and block both hold, or null. */
+function overlap(a: CreditRecord, b: CreditRecord): { first: number; last: number } | null {
+  if (a.unitFirst == null || a.unitLast == null || b.unitFirst == null || b.unitLast == null) return null;
+  if (a.registryKey !== b.registryKey || a.blockKey !== b.blockKey) return null;
+  const first = Math.max(a.unitFirst, b.unitFirst);
+  const last = Math.min(a.unitLast, b.unitLast);
+  return first <= last ? { first, last } : null;
+}
+
+/** The committed rows that hold these items' IDs, registry serials or units. */
 async function existingFor(em: EntityManager, items: Prepared[]) {
   const byId = new Map<string, CreditRecord>();
   const bySerial = new Map<string, CreditRecord>();
@@ -98,5 +117,11 @@ async function existingFor(em: EntityManager, items: Prepared[]) {
     byId.set(row.id, row);
     bySerial.set(naturalKey(row), row);
   }
-  return { byId, bySerial };
+  // What neither an ID nor a serial explains was refused for its units.
+  const unexplained = items.filter((p) => !byId.has(p.id) && !bySerial.has(p.serialKey) && p.row.unitFirst != null);
+  const overlapping = await findOverlapping(
+    em,
+    unexplained.map((p) => ({ registryKey: p.row.registryKey, blockKey: p.row.blockKey ?? '', unitFirst: p.row.unitFirst ?? 0, unitLast: p.row.unitLast ?? 0 })),
+  );
+  return { byId, bySerial, overlapping };
 }

@@ -81,6 +81,35 @@ export async function findCreditWithEvents(em: EntityManager, id: string): Promi
   return { credit, events };
 }
 
+/** The credits `id` was carved off, nearest first, up to the issued block. */
+export function ancestorsOf(em: EntityManager, id: string): Promise<CreditRecord[]> {
+  return selectRows(
+    em,
+    CreditEntity,
+    `with recursive up (id, parent_id, depth) as (
+       select id, parent_id, 0 from credits where id = ?
+       union all
+       select c.id, c.parent_id, up.depth + 1 from credits c join up on c.id = up.parent_id where up.depth < 10000
+     )
+     select ${prefixedColumns(em, CreditEntity, 'c', '')} from credits c join up on up.id = c.id where up.depth > 0 order by up.depth`,
+    [id],
+  );
+}
+
+/** Rows of the same registry and block whose units overlap any of these ranges. */
+export function findOverlapping(
+  em: EntityManager,
+  ranges: { registryKey: string; blockKey: string; unitFirst: number; unitLast: number }[],
+): Promise<CreditRecord[]> {
+  if (ranges.length === 0) return Promise.resolve([]);
+  const tuple = `(registry_key = ? and block_key = ? and int8range(unit_first, unit_last, '[]') && int8range(?, ?, '[]'))`;
+  return selectCredits(
+    em,
+    `where unit_first is not null and (${ranges.map(() => tuple).join(' or ')})`,
+    ranges.flatMap((r) => [r.registryKey, r.blockKey, r.unitFirst, r.unitLast]),
+  );
+}
+
 /** Rows holding any of these IDs or any of these (registryKey, serialKey) pairs. */
 export function findByIdOrSerial(em: EntityManager, ids: string[], keys: { registryKey: string; serialKey: string }[]): Promise<CreditRecord[]> {
   if (ids.length === 0 && keys.length === 0) return Promise.resolve([]);

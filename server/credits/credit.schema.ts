@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { CreditFields } from './events.js';
+import { parseSerial, unitCount, type UnitRange } from './serial-ranges.js';
 import { canonicalQuantity } from './quantity.js';
 
 /*
@@ -262,13 +263,56 @@ const strictObject = <Shape extends z.ZodRawShape>(what: string, shape: Shape) =
         : `${what} must be an object`,
   });
 
+const unitNumber = (field: string) =>
+  z
+    .number({ error: requiredOr(field, 'a whole number') })
+    .int({ error: `${field} must be a whole number` })
+    .min(0, { error: `${field} must be 0 or more` })
+    .max(Number.MAX_SAFE_INTEGER, { error: `${field} must be at most ${Number.MAX_SAFE_INTEGER}` });
+
+/** A block's units, both ends included: 1 unit is 1 tCO2e. */
+export const unitRangeSchema = z
+  .strictObject(
+    { first: unitNumber('unitRange.first'), last: unitNumber('unitRange.last') },
+    { error: (issue) => (issue.code === 'unrecognized_keys' ? `unitRange has unknown field(s): ${issue.keys.join(', ')}; allowed: first, last` : 'unitRange must be an object {first, last}') },
+  )
+  .refine((r) => r.last >= r.first, { error: 'unitRange.last must not be below unitRange.first' });
+
+const describeUnits = (r: UnitRange) => `${r.first}…${r.last} (${unitCount(r)} units)`;
+
+/**
+ * A credit as issued. With units (given as unitRange, or spelled by a Verra
+ * or Gold Standard serial) its quantity is their count. Units spelled by the
+ * serial are not repeated in the output: the serial says them already.
+ */
 export const createCreditInput = strictObject('credit', {
   projectName: projectNameSchema,
   registry: registrySchema,
   vintage: vintageSchema,
   quantity: quantitySchema,
   serialNumber: serialNumberSchema,
-});
+  unitRange: unitRangeSchema.optional(),
+})
+  .superRefine((c, ctx) => {
+    const spelled = parseSerial(c.serialNumber)?.units;
+    if (c.unitRange && spelled && (c.unitRange.first !== spelled.first || c.unitRange.last !== spelled.last)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['unitRange'],
+        message: `unitRange ${describeUnits(c.unitRange)} does not match the units serialNumber spells, ${describeUnits(spelled)}`,
+      });
+      return;
+    }
+    const units = c.unitRange ?? spelled;
+    if (units && c.quantity !== String(unitCount(units))) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['quantity'],
+        message: `quantity ${c.quantity} does not match ${c.unitRange ? 'unitRange' : 'the range serialNumber spells'}, ${describeUnits(units)}: with units, quantity is their count`,
+      });
+    }
+  })
+  .transform(({ unitRange, ...fields }) => (unitRange && !parseSerial(fields.serialNumber) ? { ...fields, unitRange } : fields));
 
 type AssignableToCreditFields<T extends CreditFields> = T;
 /** Parsed input is passed to the domain as-is; the constraint fails the build if the two drift apart. */
@@ -293,10 +337,47 @@ export const retirementReasonSchema = z
   .transform((reason) => (reason == null || reason.trim() === '' ? null : reason))
   .pipe(text('reason', { max: 1000, kind: 'prose' }).nullable());
 
+/** Names one request to act on part of a credit, so a retry finds the part the first try made. */
+export const requestIdSchema = z
+  .string({ error: requiredOr('requestId', 'a string') })
+  .regex(/^[A-Za-z0-9._:-]{1,100}$/, { error: 'requestId must be 1 to 100 characters: ASCII letters, digits and . _ : -' });
+
+/** `quantity` asks for part of the credit, and then `requestId` is required. */
+const partOf = <T extends { quantity?: string | undefined; requestId?: string | undefined }>(input: T, ctx: z.RefinementCtx) => {
+  if (input.quantity !== undefined && input.requestId === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['requestId'], message: 'requestId is required with quantity: it names the part, so a retry finds it' });
+  }
+};
+
 export const retireCreditInput = strictObject('retirement', {
   id: creditIdSchema,
   beneficiary: beneficiarySchema,
   reason: retirementReasonSchema,
+  /** Retire only this much: it is split off first (the lowest units, for a block). */
+  quantity: quantitySchema.optional(),
+  requestId: requestIdSchema.optional(),
+}).superRefine(partOf);
+
+export const splitCreditInput = strictObject('split', {
+  id: creditIdSchema,
+  quantity: quantitySchema,
+  requestId: requestIdSchema,
 });
 
+export const cancelCreditInput = strictObject('cancellation', {
+  id: creditIdSchema,
+  reason: text('reason', { max: 1000, kind: 'prose' }),
+  quantity: quantitySchema.optional(),
+  requestId: requestIdSchema.optional(),
+}).superRefine(partOf);
+
 export type RetireCreditInput = z.output<typeof retireCreditInput>;
+
+const EARLIEST_INSTANT = new Date('1990-01-01T00:00:00Z');
+const DAY_MS = 24 * 3600 * 1000;
+
+/** An ISO-8601 instant no earlier than the first vintage and no later than a day from now (clocks differ). */
+export const isoInstant = z.iso
+  .datetime({ offset: true, error: 'at must be an ISO-8601 instant with a time zone, e.g. 2024-05-01T12:00:00Z' })
+  .transform((s) => new Date(s))
+  .refine((d) => d >= EARLIEST_INSTANT && d.getTime() <= Date.now() + DAY_MS, 'at must be between 1990-01-01T00:00:00Z and one day from now');

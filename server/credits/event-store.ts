@@ -145,3 +145,86 @@ export async function appendWithProjection(em: EntityManager, events: NewEvent[]
   );
   return stored as unknown as StoredEvent[];
 }
+
+export type SupplyFilter = { registryKey?: string; vintage?: number; projectNameContains?: string };
+export type SupplyTotals = { issued: string; active: string; retired: string; cancelled: string; pendingRetirement: string };
+
+/**
+ * Quantities by state, from the events up to `at` (all of them without it).
+ * Each credit counts what it held: its issued (or carved) quantity less the
+ * parts split off it, so a block is counted once however often it was split;
+ * `issued` counts issued blocks only. `pendingRetirement` is part of `active`.
+ * Filters apply to the block's registry, vintage and project name, which its
+ * parts share.
+ */
+export async function supplyTotals(em: EntityManager, filter: SupplyFilter, at?: Date): Promise<SupplyTotals> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (filter.registryKey !== undefined) {
+    where.push('c.registry_key = ?');
+    params.push(filter.registryKey);
+  }
+  if (filter.vintage !== undefined) {
+    where.push('c.vintage = ?');
+    params.push(filter.vintage);
+  }
+  if (filter.projectNameContains !== undefined) {
+    where.push(`c.project_name ilike ? escape '\\'`);
+    params.push(`%${filter.projectNameContains.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`);
+  }
+  const [row] = await em.execute<SupplyTotals[]>(
+    `with per_credit as (
+       select e.credit_id,
+         sum(case e.type when 'created' then (e.payload->>'quantity')::numeric
+                         when 'split_from' then (e.payload->'fields'->>'quantity')::numeric else 0 end) as start,
+         sum(case when e.type = 'split' then (e.payload->>'quantity')::numeric else 0 end) as carved,
+         bool_or(e.type = 'created') as issued_block,
+         bool_or(e.type = 'retired') as retired,
+         bool_or(e.type = 'cancelled') as cancelled,
+         (array_agg(e.type order by e.version desc)
+            filter (where e.type in ('retirement_requested', 'retirement_failed', 'retired')))[1] = 'retirement_requested' as pending
+       from events e
+       ${where.length ? `join credits c on c.id = e.credit_id and ${where.join(' and ')}` : ''}
+       where (?::timestamptz is null or e.occurred_at <= ?::timestamptz)
+       group by e.credit_id
+     )
+     select trim_scale(coalesce(sum(start) filter (where issued_block), 0))::text as issued,
+            trim_scale(coalesce(sum(start - carved) filter (where not retired and not cancelled), 0))::text as active,
+            trim_scale(coalesce(sum(start - carved) filter (where retired), 0))::text as retired,
+            trim_scale(coalesce(sum(start - carved) filter (where cancelled), 0))::text as cancelled,
+            trim_scale(coalesce(sum(start - carved) filter (where pending), 0))::text as "pendingRetirement"
+     from per_credit`,
+    [...params, at ?? null, at ?? null],
+  );
+  return row ?? { issued: '0', active: '0', retired: '0', cancelled: '0', pendingRetirement: '0' };
+}
+
+export type SplitWithPart = {
+  parentId: string;
+  position: string;
+  split: Extract<StoredEvent, { type: 'split' }>['data'];
+  /** The part's first event's data, or null when the part has no stream. */
+  part: Extract<StoredEvent, { type: 'split_from' }>['data'] | null;
+};
+
+/** Every split, with the first event of the part it names, a page at a time in position order. */
+export async function splitsWithParts(em: EntityManager, afterPosition: string, limit: number): Promise<SplitWithPart[]> {
+  const rows = await em.execute<{ parent_id: string; position: string; split: SplitWithPart['split']; part: SplitWithPart['part'] }[]>(
+    `select s.credit_id as parent_id, s.position::text as position, s.payload as split, p.payload as part
+     from events s left join events p on p.credit_id = s.payload->>'childId' and p.version = 1
+     where s.type = 'split' and s.position > ? order by s.position limit ?`,
+    [afterPosition, limit],
+  );
+  return rows.map((r) => ({ parentId: r.parent_id, position: r.position, split: r.split, part: r.part }));
+}
+
+/** Parts whose parent holds no split naming them. */
+export async function orphanParts(em: EntityManager, limit: number): Promise<{ creditId: string; position: string; parentId: string }[]> {
+  return em.execute(
+    `select p.credit_id as "creditId", p.position::text as position, p.payload->>'parentId' as "parentId" from events p
+     where p.type = 'split_from' and not exists (
+       select 1 from events s where s.type = 'split' and s.credit_id = p.payload->>'parentId' and s.payload->>'childId' = p.credit_id)
+     order by p.position limit ?`,
+    [limit],
+  );
+}

@@ -2,16 +2,41 @@
  * The credit stream's events. The log stores `type` and `data` (as payload);
  * who did it and when live on the envelope (actor, occurredAt), not in here.
  */
+import type { UnitRange } from './serial-ranges.js';
+
+export type { UnitRange };
+
 export type CreditFields = {
   projectName: string;
   registry: string;
   vintage: number;
-  /** Canonical decimal string, never a float: "10", "0.5", "1234.000001". */
+  /** Canonical decimal string, never a float: "10", "0.5", "1234.000001". With units, their count. */
   quantity: string;
   serialNumber: string;
+  /**
+   * The block's units, when given for a serial that does not spell them
+   * (Verra and Gold Standard serials do: see serial-ranges.ts). Absent for
+   * amount-only credits, and for serials whose range is read from the serial.
+   */
+  unitRange?: UnitRange;
 };
 
 export type CreditCreated = { type: 'created'; data: CreditFields };
+
+/** On the parent: `quantity` (and, for a block, the lowest units) carved off into a new credit. */
+export type CreditSplit = {
+  type: 'split';
+  data: { childId: string; requestId: string; quantity: string; unitRange: UnitRange | null };
+};
+
+/** The first event of a credit carved off another: its own fields, its block and where it came from. */
+export type SplitFrom = {
+  type: 'split_from';
+  data: { parentId: string; requestId: string; fields: CreditFields; blockKey: string | null };
+};
+
+/** Units taken out of circulation by the registry (buffer pools, corrections, transfers), never to be used again. */
+export type CreditCancelled = { type: 'cancelled'; data: { reason: string } };
 
 export type RetirementRequested = {
   type: 'retirement_requested';
@@ -36,7 +61,7 @@ export type CreditRetired = {
   };
 };
 
-export type CreditEvent = CreditCreated | RetirementRequested | RetirementFailed | CreditRetired;
+export type CreditEvent = CreditCreated | SplitFrom | CreditSplit | RetirementRequested | RetirementFailed | CreditRetired | CreditCancelled;
 export type CreditEventType = CreditEvent['type'];
 
 /** An event as it sits in the log: the domain event plus its envelope. */

@@ -7,7 +7,7 @@ export const listCreditsInput = z
     limit: z.number().int().min(1).max(500).default(50),
     registry: registrySchema.optional(),
     vintage: vintageSchema.optional(),
-    status: z.enum(['active', 'retired']).optional(),
+    status: z.enum(['active', 'retired', 'cancelled']).optional(),
     projectName: projectNameSchema.optional(),
   })
   .strict();

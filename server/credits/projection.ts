@@ -1,33 +1,41 @@
 import type { CreditRecord, RetirementState } from '../db/entities.js';
 import { jsonView, type JsonView } from '../db/json-view.js';
 import { canonicalRegistry, canonicalSerial } from './canonical-id.js';
-import type { CreditState } from './state.js';
+import type { ExistingCredit } from './state.js';
 
 /*
  * The credits table as a pure function of a credit's events: what its row
  * must hold, how a stored row differs from that, and what the API shows.
  */
 
-type ExistingState = Exclude<CreditState, { status: 'absent' }>;
-
-function retirementStateOf(state: ExistingState): RetirementState {
+function retirementStateOf(state: ExistingCredit): RetirementState {
   if (state.status === 'retired') return 'retired';
+  if (state.status !== 'active') return 'none';
   if (state.pending) return 'pending';
   return state.lastFailure ? 'failed' : 'none';
 }
 
 /** The projection row is a pure function of the replayed state. */
-export function projectionOf(state: ExistingState): CreditRecord {
+export function projectionOf(state: ExistingCredit): CreditRecord {
+  const { projectName, registry, vintage, serialNumber } = state.fields;
   return {
     id: state.id,
-    ...state.fields,
-    registryKey: canonicalRegistry(state.fields.registry),
-    serialKey: canonicalSerial(state.fields.serialNumber),
+    projectName,
+    registry,
+    vintage,
+    quantity: state.quantity,
+    serialNumber,
+    registryKey: canonicalRegistry(registry),
+    serialKey: canonicalSerial(serialNumber),
     status: state.status,
     retirementState: retirementStateOf(state),
     createdAt: state.createdAt,
     retiredAt: state.status === 'retired' ? state.retirement.retiredAt : null,
     version: state.version,
+    unitFirst: state.units?.first ?? null,
+    unitLast: state.units?.last ?? null,
+    blockKey: state.blockKey,
+    parentId: state.parentId,
   };
 }
 
@@ -50,10 +58,17 @@ export function projectionDiff(expected: CreditRecord, actual: CreditRecord): Co
   return diffs;
 }
 
-/** Internal keys the API never shows. */
-const HIDDEN = ['registryKey', 'serialKey', 'retirementState'] as const;
+/** Internal keys the API never shows; the units are shown as one range. */
+const HIDDEN = ['registryKey', 'serialKey', 'retirementState', 'blockKey', 'unitFirst', 'unitLast'] as const;
 
-/** A credit as the API shows it: its projection without internal keys, timestamps as ISO-8601. */
-export type CreditView = JsonView<Omit<CreditRecord, (typeof HIDDEN)[number]>>;
+/**
+ * A credit as the API shows it: its projection without internal keys,
+ * timestamps as ISO-8601, and `unitRange` {first, last} for a block (null for
+ * an amount-only credit).
+ */
+export type CreditView = JsonView<Omit<CreditRecord, (typeof HIDDEN)[number]>> & { unitRange: { first: number; last: number } | null };
 
-export const creditView = (row: CreditRecord): CreditView => jsonView(row, HIDDEN);
+export const creditView = (row: CreditRecord): CreditView => ({
+  ...jsonView(row, HIDDEN),
+  unitRange: row.unitFirst != null && row.unitLast != null ? { first: row.unitFirst, last: row.unitLast } : null,
+});

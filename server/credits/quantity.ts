@@ -99,3 +99,37 @@ function fromNumber(n: number): string {
   }
   return fromString(shortest);
 }
+
+/*
+ * Arithmetic on canonical quantities, exact: as integers of millionths (the
+ * finest quantity allowed), which stay below 2^63 for any sum of valid ones.
+ */
+
+const SCALE = 10n ** BigInt(MAX_DECIMALS);
+
+function toMicro(q: string): bigint {
+  const [integer = '0', fraction = ''] = q.split('.');
+  return BigInt(integer) * SCALE + BigInt(fraction.padEnd(MAX_DECIMALS, '0'));
+}
+
+function fromMicro(micro: bigint): string {
+  const sign = micro < 0n ? '-' : '';
+  const abs = micro < 0n ? -micro : micro;
+  const integer = (abs / SCALE).toString();
+  const fraction = (abs % SCALE).toString().padStart(MAX_DECIMALS, '0').replace(/0+$/, '');
+  return `${sign}${fraction === '' ? integer : `${integer}.${fraction}`}`;
+}
+
+/** a − b, canonical (may be "0" or negative: callers compare first). */
+export const subtractQuantity = (a: string, b: string): string => fromMicro(toMicro(a) - toMicro(b));
+
+export const addQuantities = (...qs: string[]): string => fromMicro(qs.reduce((sum, q) => sum + toMicro(q), 0n));
+
+/** -1, 0 or 1 as a <, = or > b. */
+export function compareQuantity(a: string, b: string): -1 | 0 | 1 {
+  const d = toMicro(a) - toMicro(b);
+  return d < 0n ? -1 : d > 0n ? 1 : 0;
+}
+
+/** Whether the quantity is a whole number (a count of units). */
+export const isWholeQuantity = (q: string): boolean => !q.includes('.');

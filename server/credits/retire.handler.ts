@@ -7,39 +7,49 @@ import { handleCommand, type Handled } from './command-handler.js';
 import { decide } from './decider.js';
 import { DomainError } from './errors.js';
 import { readStream } from './event-store.js';
+import { actOnPart } from './part.handler.js';
 import { replay } from './state.js';
 
-export type RetireRequest = { id: string; beneficiary: string; reason: string | null };
+export type RetireRequest = {
+  id: string;
+  beneficiary: string;
+  reason: string | null;
+  /** Retire only this part of the credit: it is split off first, in the same transaction, and retired on its own. */
+  part?: { quantity: string; requestId: string };
+};
 type Deps = { em: EntityManager; retirements: RetirementQueue; logger: Logger; lockTimeoutMs: number };
 
 /**
  * Records the request in the credit's own stream first, under the row lock,
  * and only then asks Redis for a job. If Redis is down the request is still
  * durable, and the reconciler enqueues it later: accepted means never lost.
+ * With a part, the credit whose retirement is requested is the part (its ID
+ * is the answer's creditId and jobId: still one job per credit).
  */
 export async function requestRetirement(deps: Deps, req: RetireRequest, actor: string, now: Date) {
-  const { appended } = await handleCommand(
-    deps.em,
-    req.id,
-    (state) => ({ events: decide({ type: 'request_retirement', beneficiary: req.beneficiary, reason: req.reason }, state), actor }),
-    { lockTimeoutMs: deps.lockTimeoutMs, now },
-  );
-  const deduplicated = appended.length === 0;
+  const command = { type: 'request_retirement', beneficiary: req.beneficiary, reason: req.reason } as const;
+  const opts = { lockTimeoutMs: deps.lockTimeoutMs, now };
+  const { creditId, appended, parentId } = req.part
+    ? await actOnPart(deps.em, { parentId: req.id, ...req.part }, (credit) => ({ events: decide(command, credit) }), { ...opts, actor })
+    : { creditId: req.id, parentId: null, ...(await handleCommand(deps.em, req.id, (state) => ({ events: decide(command, state), actor }), opts)) };
+  const deduplicated = !appended.some((e) => e.type === 'retirement_requested');
 
   let status: 'queued' | 'processing' = 'queued';
   try {
-    status = (await withTimeout(deps.retirements.ensureJob(req.id), 3000, 'enqueue')).state;
+    status = (await withTimeout(deps.retirements.ensureJob(creditId), 3000, 'enqueue')).state;
   } catch (err) {
-    deps.logger.warn({ err, creditId: req.id }, 'retirement recorded but not enqueued; the reconciler will enqueue it');
+    deps.logger.warn({ err, creditId }, 'retirement recorded but not enqueued; the reconciler will enqueue it');
   }
-  return { creditId: req.id, jobId: req.id, status, deduplicated };
+  return { creditId, jobId: creditId, status, deduplicated, ...(parentId && parentId !== creditId ? { partOf: parentId } : {}) };
 }
 
 export type RetirementStatus = {
-  status: 'not_requested' | 'queued' | 'processing' | 'retired' | 'failed';
+  status: 'not_requested' | 'queued' | 'processing' | 'retired' | 'failed' | 'cancelled';
   attempts: number;
   failedReason?: string;
   retiredAt?: string;
+  /** For a cancelled credit: when, and why; it can never be retired. */
+  cancellation?: { cancelledAt: string; reason: string };
   retirement?: { beneficiary: string; reason: string | null; requestedBy: string; requestedAt: string; retiredAt: string };
 };
 
@@ -56,6 +66,9 @@ export async function retirementStatus(deps: Deps, id: string): Promise<Retireme
       retiredAt,
       retirement: { beneficiary: r.beneficiary, reason: r.reason, requestedBy: r.requestedBy, requestedAt: r.requestedAt.toISOString(), retiredAt },
     };
+  }
+  if (state.status === 'cancelled') {
+    return { status: 'cancelled', attempts: 0, cancellation: { cancelledAt: state.cancellation.cancelledAt.toISOString(), reason: state.cancellation.reason } };
   }
   if (state.pending) {
     const snap = await withTimeout(deps.retirements.snapshot(id), 2000, 'job lookup').catch(() => null);

@@ -3,20 +3,13 @@ import { z } from 'zod';
 import { procedureFor, router } from '../trpc/init.js';
 import { conflict, fieldIssues } from '../trpc/errors.js';
 import { createCredits } from './create.handler.js';
-import { createCreditInput, creditIdSchema, retireCreditInput } from './credit.schema.js';
+import { cancelCreditInput, createCreditInput, creditIdSchema, isoInstant, retireCreditInput, splitCreditInput } from './credit.schema.js';
 import { listCreditsInput } from './list.schema.js';
 import { listCredits } from './list.handler.js';
 import { creditStateAt, getCredit } from './read.handlers.js';
+import { cancelCredit, splitCredit } from './parts.handlers.js';
 import { requestRetirement, retirementStatus } from './retire.handler.js';
 
-const EARLIEST_INSTANT = new Date('1990-01-01T00:00:00Z');
-const DAY_MS = 24 * 3600 * 1000;
-
-/** An ISO-8601 instant no earlier than the first vintage and no later than a day from now (clocks differ). */
-const isoInstant = z.iso
-  .datetime({ offset: true, error: 'at must be an ISO-8601 instant with a time zone, e.g. 2024-05-01T12:00:00Z' })
-  .transform((s) => new Date(s))
-  .refine((d) => d >= EARLIEST_INSTANT && d.getTime() <= Date.now() + DAY_MS, 'at must be between 1990-01-01T00:00:00Z and one day from now');
 
 export const creditsRouter = router({
   create: procedureFor('create')
@@ -25,7 +18,7 @@ export const creditsRouter = router({
       ctx.budget.take('creditsCreated', 1, 'credits.create');
       const [result] = await createCredits(ctx.em, [input], ctx.actor.keyId, new Date());
       if (!result) throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'no outcome' });
-      if (result.outcome === 'conflict') throw conflict(result.message, { existingId: result.existingId });
+      if (result.outcome === 'conflict') throw conflict(result.message, { existingId: result.existingId, ...(result.overlap ? { overlap: result.overlap } : {}) });
       return { credit: result.credit, created: result.outcome === 'created' };
     }),
 
@@ -72,7 +65,37 @@ export const creditsRouter = router({
   retire: procedureFor('retire')
     .input(retireCreditInput)
     .mutation(({ ctx, input }) =>
-      requestRetirement(ctx, { id: input.id, beneficiary: input.beneficiary, reason: input.reason ?? null }, ctx.actor.keyId, new Date()),
+      requestRetirement(
+        ctx,
+        {
+          id: input.id,
+          beneficiary: input.beneficiary,
+          reason: input.reason ?? null,
+          ...(input.quantity !== undefined && input.requestId !== undefined ? { part: { quantity: input.quantity, requestId: input.requestId } } : {}),
+        },
+        ctx.actor.keyId,
+        new Date(),
+      ),
+    ),
+
+  /** Carves `quantity` off a credit (the lowest units, for a block) into a new credit. */
+  split: procedureFor('split')
+    .input(splitCreditInput)
+    .mutation(({ ctx, input }) => splitCredit(ctx.em, input, { actor: ctx.actor.keyId, now: new Date(), lockTimeoutMs: ctx.lockTimeoutMs })),
+
+  /** Ends a credit, or a part carved off it, as cancelled: its units can never be used again. */
+  cancel: procedureFor('cancel')
+    .input(cancelCreditInput)
+    .mutation(({ ctx, input }) =>
+      cancelCredit(
+        ctx.em,
+        {
+          id: input.id,
+          reason: input.reason,
+          ...(input.quantity !== undefined && input.requestId !== undefined ? { part: { quantity: input.quantity, requestId: input.requestId } } : {}),
+        },
+        { actor: ctx.actor.keyId, now: new Date(), lockTimeoutMs: ctx.lockTimeoutMs },
+      ),
     ),
 
   retirementStatus: procedureFor('retirementStatus')

@@ -41,7 +41,7 @@ export const EventEntity = defineEntity({
 
 export type EventRecord = Row<InferEntity<typeof EventEntity>>;
 
-export type CreditStatus = 'active' | 'retired';
+export type CreditStatus = 'active' | 'retired' | 'cancelled';
 export type RetirementState = 'none' | 'pending' | 'failed' | 'retired';
 
 /** The projection of each credit's current state; rebuildable from its events. */
@@ -64,6 +64,13 @@ export const CreditEntity = defineEntity({
     createdAt: p.datetime().columnType('timestamptz'),
     retiredAt: p.datetime().columnType('timestamptz').nullable(),
     version: p.integer(),
+    // The units the credit holds now (a block's lowest units go first when it is split); null for amount-only credits.
+    unitFirst: p.bigint('number').nullable(),
+    unitLast: p.bigint('number').nullable(),
+    /** The issued block its units belong to (canonical): no unit of a block is held by two credits. */
+    blockKey: p.text().nullable(),
+    /** The credit this one was carved off; null for an issued block. */
+    parentId: p.text().nullable(),
   },
 });
 

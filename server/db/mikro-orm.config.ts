@@ -6,6 +6,7 @@ import { Migration20261201000000_key_audit } from './migrations/Migration2026120
 import { Migration20261201000100_project_name_search } from './migrations/Migration20261201000100_project_name_search.js';
 import { Migration20261201000200_least_privilege } from './migrations/Migration20261201000200_least_privilege.js';
 import { Migration20261201000300_feed_watermark } from './migrations/Migration20261201000300_feed_watermark.js';
+import { Migration20261201000400_blocks } from './migrations/Migration20261201000400_blocks.js';
 
 /**
  * Migrations are listed explicitly rather than globbed from disk so the same
@@ -17,6 +18,7 @@ export const migrationsList = [
   { name: 'Migration20261201000100_project_name_search', class: Migration20261201000100_project_name_search },
   { name: 'Migration20261201000200_least_privilege', class: Migration20261201000200_least_privilege },
   { name: 'Migration20261201000300_feed_watermark', class: Migration20261201000300_feed_watermark },
+  { name: 'Migration20261201000400_blocks', class: Migration20261201000400_blocks },
 ];
 
 export type OrmOptions = {

@@ -1,9 +1,11 @@
 import type { CreditRecord } from '../db/entities.js';
-import { creditId as idOf } from '../credits/canonical-id.js';
+import { creditId as idOf, splitChildId } from '../credits/canonical-id.js';
+import type { SplitWithPart, SupplyTotals } from '../credits/event-store.js';
+import { addQuantities, compareQuantity } from '../credits/quantity.js';
 import { eventHash } from '../credits/event-hash.js';
 import type { StoredEvent } from '../credits/events.js';
 import { projectionDiff, projectionOf } from '../credits/projection.js';
-import { evolve, initialState, type CreditState } from '../credits/state.js';
+import { evolve, initialState, unitsOf, type CreditState } from '../credits/state.js';
 
 /*
  * Pure checks of the ledger's integrity, with no I/O: the caller reads the
@@ -18,6 +20,9 @@ export type InconsistencyKind =
   | 'position_order'
   | 'bad_event_type'
   | 'id_mismatch'
+  | 'bad_split'
+  | 'part_mismatch'
+  | 'supply_mismatch'
   | 'no_credit'
   | 'missing_projection'
   | 'projection_mismatch'
@@ -33,6 +38,24 @@ export type Inconsistency = {
 };
 
 const show = (v: unknown): string => JSON.stringify(v);
+
+/**
+ * What is wrong with a split of a credit in `state`, or null: a part must be
+ * less than the credit holds, and, for a block, its units must be the lowest
+ * ones the credit holds, as many as the quantity. Together with the check of
+ * every part against its split (partMismatch) this is conservation: the
+ * parts and what is left tile the block, no gap and no overlap.
+ */
+function badSplit(state: CreditState, split: Extract<StoredEvent, { type: 'split' }>['data']): string | null {
+  if (state.status !== 'active') return `a split of a credit that is ${state.status}`;
+  if (compareQuantity(split.quantity, state.quantity) >= 0) return `a part of ${split.quantity} from a credit holding ${state.quantity}`;
+  if (!state.units) return split.unitRange ? 'units split off an amount-only credit' : null;
+  const expected = { first: state.units.first, last: state.units.first + Number(split.quantity) - 1 };
+  if (!split.unitRange || split.unitRange.first !== expected.first || split.unitRange.last !== expected.last) {
+    return `the part's units are ${JSON.stringify(split.unitRange)}, not the lowest ${split.quantity} the credit holds ${JSON.stringify(expected)}`;
+  }
+  return null;
+}
 
 /** One credit's stream, checked event by event as it is read. */
 export class CreditStreamCheck {
@@ -67,18 +90,23 @@ export class CreditStreamCheck {
     if (this.last && BigInt(e.position) <= BigInt(this.last.position)) {
       return issue('position_order', `position is not after the previous version's position ${this.last.position}`);
     }
-    if ((e.version === 1) !== (e.type === 'created')) {
-      return issue('bad_event_type', e.version === 1 ? `the first event is '${e.type}', not 'created'` : `'created' again at version ${e.version}`);
+    const begins = e.type === 'created' || e.type === 'split_from';
+    if ((e.version === 1) !== begins) {
+      return issue('bad_event_type', e.version === 1 ? `the first event is '${e.type}', not 'created' or 'split_from'` : `'${e.type}' again at version ${e.version}`);
     }
-    if (e.type === 'created') {
-      // The ID is a hash of the credit's fields: a stream filed under another ID is a forged or moved credit.
+    if (begins) {
+      // The ID is a hash of the credit's fields (or of its parent and request): a stream filed under another ID is forged or moved.
       let derived: string;
       try {
-        derived = idOf(e.data);
+        derived = e.type === 'created' ? idOf(e.data) : splitChildId(e.data.parentId, e.data.requestId);
       } catch (err) {
         return issue('id_mismatch', `its fields cannot be given a credit ID (${err instanceof Error ? err.message : String(err)})`);
       }
-      if (derived !== e.creditId) return issue('id_mismatch', `its fields give the credit ID ${derived}, not ${e.creditId}`);
+      if (derived !== e.creditId) return issue('id_mismatch', `its ${e.type} event gives the credit ID ${derived}, not ${e.creditId}`);
+    }
+    if (e.type === 'split') {
+      const wrong = badSplit(this.state, e.data);
+      if (wrong) return issue('bad_split', wrong);
     }
     this.state = evolve(this.state, e);
     this.last = e;
@@ -113,3 +141,44 @@ export const orphanProjection = (creditId: string): Inconsistency => ({
   version: null,
   message: `credit ${creditId}: row in the credits table but no events in the log`,
 });
+
+/** What is wrong between a split and the part it names, or null (see badSplit for the split itself). */
+export function partMismatch(parentId: string, split: SplitWithPart['split'], part: SplitWithPart['part']): string | null {
+  if (!part) return `names part ${split.childId}, which has no stream beginning with split_from`;
+  if (part.parentId !== parentId || part.requestId !== split.requestId) return `part ${split.childId} says it was carved off ${part.parentId} by request ${part.requestId}`;
+  if (compareQuantity(part.fields.quantity, split.quantity) !== 0) return `part ${split.childId} holds ${part.fields.quantity}, the split carved ${split.quantity}`;
+  const { units } = unitsOf(part.fields);
+  if (JSON.stringify(units) !== JSON.stringify(split.unitRange)) {
+    return `part ${split.childId} holds units ${JSON.stringify(units)}, the split carved ${JSON.stringify(split.unitRange)}`;
+  }
+  return null;
+}
+
+export const splitIssue = (parentId: string, position: string, message: string): Inconsistency => ({
+  kind: 'part_mismatch',
+  creditId: parentId,
+  position,
+  version: null,
+  message: `split at ${position} (credit ${parentId}): ${message}`,
+});
+
+export const orphanPart = (o: { creditId: string; position: string; parentId: string }): Inconsistency => ({
+  kind: 'part_mismatch',
+  creditId: o.creditId,
+  position: o.position,
+  version: 1,
+  message: `credit ${o.creditId}: carved off ${o.parentId} by its split_from at ${o.position}, but ${o.parentId} holds no split naming it`,
+});
+
+/** Issued must be what is active, retired and cancelled together: nothing made or lost by splitting. */
+export function supplyIssue(t: SupplyTotals): Inconsistency | null {
+  const accounted = addQuantities(t.active, t.retired, t.cancelled);
+  if (compareQuantity(accounted, t.issued) === 0) return null;
+  return {
+    kind: 'supply_mismatch',
+    creditId: '-',
+    position: null,
+    version: null,
+    message: `issued ${t.issued} but active ${t.active} + retired ${t.retired} + cancelled ${t.cancelled} = ${accounted}`,
+  };
+}

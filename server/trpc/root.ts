@@ -1,12 +1,14 @@
 import { keysRouter } from '../auth/keys.router.js';
 import { creditsRouter } from '../credits/router.js';
 import { eventsRouter } from '../events/router.js';
+import { supplyRouter } from '../credits/supply.router.js';
 import { router } from './init.js';
 
 export const appRouter = router({
   credits: creditsRouter,
   events: eventsRouter,
   keys: keysRouter,
+  supply: supplyRouter,
 });
 
 /** The only thing clients import from the server, and only as a type. */

@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest'
 import { ledgerError, type FieldIssue, type LedgerClient, type LedgerInputs, type LedgerOutputs } from '../../client/index.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 
-type RetirementStatusValue = 'not_requested' | 'queued' | 'processing' | 'retired' | 'failed';
-type EventType = 'created' | 'retirement_requested' | 'retirement_failed' | 'retired';
+type RetirementStatusValue = 'not_requested' | 'queued' | 'processing' | 'retired' | 'failed' | 'cancelled';
+type EventType = 'created' | 'split_from' | 'split' | 'retirement_requested' | 'retirement_failed' | 'retired' | 'cancelled';
 
 const validCredit = {
   projectName: 'Typed Mangroves',
@@ -54,7 +54,19 @@ export function errorKindsNarrow(err: unknown): void {
   if (e.kind === 'CONFLICT') {
     expectTypeOf(e.details.existingId).toEqualTypeOf<string | undefined>();
     expectTypeOf(e.details.differingFields).toEqualTypeOf<string[] | undefined>();
-    expectTypeOf(e.domainCode).toEqualTypeOf<'CREDIT_NOT_FOUND' | 'ALREADY_RETIRED' | 'RETIREMENT_PENDING_DIFFERS' | 'NO_PENDING_RETIREMENT' | 'CREDIT_BUSY' | undefined>();
+    expectTypeOf(e.domainCode).toEqualTypeOf<
+      | 'CREDIT_NOT_FOUND'
+      | 'ALREADY_RETIRED'
+      | 'RETIREMENT_PENDING_DIFFERS'
+      | 'NO_PENDING_RETIREMENT'
+      | 'ALREADY_CANCELLED'
+      | 'RETIREMENT_PENDING'
+      | 'REQUEST_ID_REUSED'
+      | 'INSUFFICIENT_QUANTITY'
+      | 'INVALID_QUANTITY'
+      | 'CREDIT_BUSY'
+      | undefined
+    >();
   }
   if (e.kind === 'NOT_FOUND') expectTypeOf(e.httpStatus).toEqualTypeOf<number>();
   if (e.kind === 'NETWORK') {
@@ -80,7 +92,7 @@ describe('typed client', () => {
       limit?: number | undefined;
       registry?: string | undefined;
       vintage?: number | undefined;
-      status?: 'active' | 'retired' | undefined;
+      status?: 'active' | 'retired' | 'cancelled' | undefined;
       projectName?: string | undefined;
     }>();
     expectTypeOf<LedgerOutputs['credits']['get']['events'][number]['position']>().toEqualTypeOf<string>();
@@ -90,7 +102,7 @@ describe('typed client', () => {
     expectTypeOf(created.created).toEqualTypeOf<boolean>();
     expectTypeOf(created.credit.quantity).toEqualTypeOf<string>();
     expectTypeOf(created.credit.vintage).toEqualTypeOf<number>();
-    expectTypeOf(created.credit.status).toEqualTypeOf<'active' | 'retired'>();
+    expectTypeOf(created.credit.status).toEqualTypeOf<'active' | 'retired' | 'cancelled'>();
     expectTypeOf(created.credit.retiredAt).toEqualTypeOf<string | null>();
     expect(created.created).toBe(true);
     // A number in, the canonical decimal string out.

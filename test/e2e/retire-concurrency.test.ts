@@ -221,7 +221,9 @@ describe('refused requests write nothing', () => {
       { input: { id, beneficiary: 7 }, path: 'beneficiary', message: /beneficiary must be a string/ },
       { input: { id, beneficiary: ['Acme'] }, path: 'beneficiary', message: /beneficiary must be a string/ },
       { input: { id, beneficiary: 'Acme', reason: 12 }, path: 'reason', message: /reason must be a string or null/ },
-      { input: { id, beneficiary: 'Acme', quantity: 1 }, path: '(input)', message: /unknown field\(s\): quantity/ },
+      { input: { id, beneficiary: 'Acme', tons: 1 }, path: '(input)', message: /unknown field\(s\): tons/ },
+      // A part of the credit must be named, so that a retry finds it.
+      { input: { id, beneficiary: 'Acme', quantity: 1 }, path: 'requestId', message: /requestId is required with quantity/ },
     ];
     for (const bad of badInputs) {
       const err = await rejectionOf(retirer.credits.retire.mutate(bad.input as never));

@@ -29,11 +29,14 @@ const MATRIX = {
   'keys.list': { right: 'manageKeys', allowed: ['admin'] },
   'keys.revoke': { right: 'manageKeys', allowed: ['admin'] },
   'keys.audit': { right: 'manageKeys', allowed: ['admin'] },
+  'credits.split': { right: 'split', allowed: ['issuer', 'admin'] },
+  'credits.cancel': { right: 'cancel', allowed: ['issuer', 'admin'] },
+  'supply.totals': { right: 'read', allowed: ['auditor', 'admin'] },
 } as const satisfies Record<string, { right: Right; allowed: readonly Role[] }>;
 type Procedure = keyof typeof MATRIX;
 
 /** Fixtures the calls need, made by the admin before the matrix runs. */
-type Fixtures = { creditId: string; retireId: string; revokeKeyId: string };
+type Fixtures = { creditId: string; retireId: string; partsId: string; revokeKeyId: string };
 
 /** One valid call per procedure, so an allowed caller gets a real answer. */
 const CALLS: Record<Procedure, (c: Client, f: Fixtures) => Promise<unknown>> = {
@@ -53,6 +56,10 @@ const CALLS: Record<Procedure, (c: Client, f: Fixtures) => Promise<unknown>> = {
   'keys.list': (c) => c.keys.list.query(),
   'keys.revoke': (c, f) => c.keys.revoke.mutate({ id: f.revokeKeyId }),
   'keys.audit': (c) => c.keys.audit.query({ limit: 1 }),
+  // The same request from every allowed caller: the first carves the part, the others find it.
+  'credits.split': (c, f) => c.credits.split.mutate({ id: f.partsId, quantity: '1', requestId: 'matrix-split' }),
+  'credits.cancel': (c, f) => c.credits.cancel.mutate({ id: f.partsId, reason: 'matrix correction', quantity: '1', requestId: 'matrix-cancel' }),
+  'supply.totals': (c) => c.supply.totals.query({}),
 };
 
 /** Callers that present no usable key, and what the server should say about them. */
@@ -103,6 +110,7 @@ beforeAll(async () => {
   fixtures = {
     creditId: (await credit('MATRIX-READ')).credit.id,
     retireId: (await credit('MATRIX-RETIRE')).credit.id,
+    partsId: (await credit('MATRIX-PARTS')).credit.id,
     revokeKeyId: victim.apiKey.id,
   };
 });

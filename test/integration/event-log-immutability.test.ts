@@ -142,8 +142,9 @@ describe('constraints stop a second creation or retirement, even written by hand
       serialNumber: 'IMMUTABLE-1',
     });
     const err = await refusal(again.sql, again.params);
-    expect(err.code).toBe('23505');
-    expect(err.constraint).toBe('events_one_created');
+    // A credit begins only at version 1 (and events_one_created backs that up for version 1 itself).
+    expect(err.code).toBe('23514');
+    expect(err.constraint).toBe('events_begin_at_version_one');
     expect(await allEvents()).toEqual(before);
   });
 
@@ -160,9 +161,14 @@ describe('constraints stop a second creation or retirement, even written by hand
     ['a first event that claims a previous hash', { version: 1, prevHash: 'f'.repeat(64) }, 'events_first_has_no_prev'],
     ['a later event without a previous hash', { prevHash: null }, 'events_first_has_no_prev'],
     ['version 0', { version: 0, prevHash: 'f'.repeat(64) }, 'events_version_check'],
+    ['a version 1 that does not begin a credit', { version: 1, prevHash: null }, 'events_begin_at_version_one'],
   ])('%s is refused by %s', async (_name, overrides, constraint) => {
     const before = await allEvents();
-    const row = await handMadeEvent('retirement_failed', { failedReason: 'forged', attempts: 1 }, overrides);
+    // Only a beginning event may stand at version 1, so that case is hand-made as one.
+    const row =
+      constraint === 'events_first_has_no_prev' && 'version' in overrides && overrides.version === 1
+        ? await handMadeEvent('created', { projectName: 'P', registry: 'Verra', vintage: 2020, quantity: '1', serialNumber: 'FORGED-1' }, overrides)
+        : await handMadeEvent('retirement_failed', { failedReason: 'forged', attempts: 1 }, overrides);
     const err = await refusal(row.sql, row.params);
     expect(err.code).toBe('23514');
     expect(err.constraint).toBe(constraint);

@@ -101,6 +101,9 @@ const base = (): Record<string, Record<string, unknown>> => ({
   'keys.list': {},
   'keys.revoke': { id: 'key_0000000000000000' },
   'keys.audit': { limit: 5 },
+  'credits.split': { id: creditId, quantity: '1', requestId: 'fuzz-split' },
+  'credits.cancel': { id: creditId, reason: 'fuzz', quantity: '1', requestId: 'fuzz-cancel' },
+  'supply.totals': {},
 });
 
 const procedures = Object.entries(appRouter._def.procedures).map(([path, p]) => ({ path, type: (p as unknown as { _def: { type: string } })._def.type }));

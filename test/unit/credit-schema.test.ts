@@ -259,7 +259,7 @@ describe('createCreditInput', () => {
       {
         path: [],
         code: 'unrecognized_keys',
-        message: 'credit has unknown field(s): owner, id; allowed: projectName, registry, vintage, quantity, serialNumber',
+        message: 'credit has unknown field(s): owner, id; allowed: projectName, registry, vintage, quantity, serialNumber, unitRange',
       },
     ]);
   });
@@ -341,7 +341,7 @@ describe('retireCreditInput', () => {
 
   it('rejects unknown keys', () => {
     expect(issuesOf(retireCreditInput, { id: validId, beneficiary: 'A', note: 'x' })).toEqual([
-      { path: [], code: 'unrecognized_keys', message: 'retirement has unknown field(s): note; allowed: id, beneficiary, reason' },
+      { path: [], code: 'unrecognized_keys', message: 'retirement has unknown field(s): note; allowed: id, beneficiary, reason, quantity, requestId' },
     ]);
   });
 

@@ -163,6 +163,12 @@ describe('evolve', () => {
       fields,
       createdAt: minutesAfterT0(0),
       version: 3,
+      // What it holds: an amount-only credit never split, carved off nothing.
+      quantity: '100',
+      units: null,
+      blockKey: null,
+      parentId: null,
+      splits: new Map(),
       retirement: {
         beneficiary: 'Acme Ltd',
         reason: 'FY24 offset',
@@ -198,5 +204,108 @@ describe('evolve', () => {
     expect(given([created]).history).toEqual([
       { ...created, creditId: TEST_CREDIT_ID, version: 1, actor: DEFAULT_ACTOR, occurredAt: minutesAfterT0(0) },
     ]);
+  });
+});
+
+/*
+ * Blocks: splitting carves the lowest units off, cancelling ends a credit, and
+ * retired or cancelled units are final.
+ */
+const block: CreditFields = {
+  projectName: 'Hydro Plant',
+  registry: 'Verra',
+  vintage: 2018,
+  quantity: '610',
+  serialNumber: '19298-935995787-935996396-VCS-VCU-1491-VER-BR-1-513-01012018-31122018-0',
+};
+const blockCreated: CreditEvent = { type: 'created', data: block };
+const split = (requestId: string, quantity: string): CreditCommand => ({ type: 'split', childId: `cc_${requestId.padEnd(64, '0')}`, requestId, quantity });
+const splitEvent = (requestId: string, quantity: string, first: number, last: number): CreditEvent => ({
+  type: 'split',
+  data: { childId: `cc_${requestId.padEnd(64, '0')}`, requestId, quantity, unitRange: { first, last } },
+});
+const cancelled: CreditEvent = { type: 'cancelled', data: { reason: 'buffer pool' } };
+
+describe('split', () => {
+  it('carves the lowest units of a block off into a part', () => {
+    given([blockCreated]).when(split('a1', '18')).then([splitEvent('a1', '18', 935995787, 935995804)]);
+  });
+
+  it('carves the next units after earlier parts', () => {
+    given([blockCreated, splitEvent('a1', '18', 935995787, 935995804)])
+      .when(split('b2', '526'))
+      .then([splitEvent('b2', '526', 935995805, 935996330)]);
+  });
+
+  it('carves a decimal amount off an amount-only credit, without units', () => {
+    given([created])
+      .when(split('c3', '0.25'))
+      .then([{ type: 'split', data: { childId: `cc_${'c3'.padEnd(64, '0')}`, requestId: 'c3', quantity: '0.25', unitRange: null } }]);
+  });
+
+  it('the same requestId again is a no-op; with another quantity it is refused naming quantity', () => {
+    const history = [blockCreated, splitEvent('a1', '18', 935995787, 935995804)];
+    given(history).when(split('a1', '18')).then([]);
+    given(history).when(split('a1', '19')).thenThrows('REQUEST_ID_REUSED', { field: 'quantity', quantity: '18' });
+  });
+
+  it('refuses more than is held, or all of it, naming what is left', () => {
+    given([blockCreated, splitEvent('a1', '18', 935995787, 935995804)]).when(split('x', '593')).thenThrows('INSUFFICIENT_QUANTITY', { available: '592' });
+    given([blockCreated]).when(split('x', '610')).thenThrows('INSUFFICIENT_QUANTITY', { available: '610' });
+  });
+
+  it('refuses a fraction of a unit', () => {
+    given([blockCreated]).when(split('x', '1.5')).thenThrows('INVALID_QUANTITY', { field: 'quantity' });
+  });
+
+  it('refuses while a retirement is pending, and after retirement or cancellation', () => {
+    given([blockCreated, requested()]).when(split('x', '1')).thenThrows('RETIREMENT_PENDING');
+    given([blockCreated, requested(), retiredEvent]).when(split('x', '1')).thenThrows('ALREADY_RETIRED');
+    given([blockCreated, cancelled]).when(split('x', '1')).thenThrows('ALREADY_CANCELLED');
+  });
+});
+
+describe('cancel', () => {
+  it('ends an active credit as cancelled; the same cancellation again is a no-op', () => {
+    given([created]).when({ type: 'cancel', reason: 'buffer pool' }).then([cancelled]);
+    given([created, cancelled]).when({ type: 'cancel', reason: 'buffer pool' }).then([]);
+  });
+
+  it('refuses another cancellation, a pending retirement, and a retired credit', () => {
+    given([created, cancelled]).when({ type: 'cancel', reason: 'correction' }).thenThrows('ALREADY_CANCELLED');
+    given([created, requested()]).when({ type: 'cancel', reason: 'x' }).thenThrows('RETIREMENT_PENDING');
+    given([created, requested(), retiredEvent]).when({ type: 'cancel', reason: 'x' }).thenThrows('ALREADY_RETIRED');
+  });
+
+  it('cancelled units can never be retired', () => {
+    given([created, cancelled]).when(request()).thenThrows('ALREADY_CANCELLED');
+    given([created, cancelled]).when(retire).thenThrows('ALREADY_CANCELLED');
+  });
+});
+
+describe('evolve with parts', () => {
+  it('a split leaves the parent the rest of its quantity and the units above the part', () => {
+    const state = replay(record([blockCreated, splitEvent('a1', '18', 935995787, 935995804)]));
+    expect(state).toMatchObject({ status: 'active', quantity: '592', units: { first: 935995805, last: 935996396 }, version: 2 });
+    expect(state.status !== 'absent' && state.splits.get('a1')).toEqual({ childId: `cc_${'a1'.padEnd(64, '0')}`, quantity: '18', unitRange: { first: 935995787, last: 935995804 } });
+  });
+
+  it('a part starts from split_from with its own fields, its block and its parent', () => {
+    const part: CreditEvent = {
+      type: 'split_from',
+      data: {
+        parentId: TEST_CREDIT_ID,
+        requestId: 'a1',
+        blockKey: '19298-vcs-vcu-1491-ver-br-1-513-01012018-31122018-0',
+        fields: { ...block, quantity: '18', serialNumber: '19298-935995787-935995804-VCS-VCU-1491-VER-BR-1-513-01012018-31122018-0' },
+      },
+    };
+    expect(replay(record([part]))).toMatchObject({
+      status: 'active',
+      quantity: '18',
+      parentId: TEST_CREDIT_ID,
+      blockKey: '19298-vcs-vcu-1491-ver-br-1-513-01012018-31122018-0',
+      units: { first: 935995787, last: 935995804 },
+    });
   });
 });

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { parseSerial, unitCount } from '../../server/credits/serial-ranges.js';
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { canonicalRegistry, canonicalSerial, creditId } from '../../server/credits/canonical-id.js';
@@ -33,6 +34,12 @@ const base: CreditFields = {
   vintage: 2021,
   quantity: '100',
   serialNumber: 'S-1',
+};
+
+/** The quantity a credit with this serial must have: the unit count when the serial spells a range, else `otherwise`. */
+const quantityFor = (serialNumber: string, otherwise: string): string => {
+  const parsed = parseSerial(serialNumber);
+  return parsed ? String(unitCount(parsed.units)) : otherwise;
 };
 
 const messagesOf = (schema: z.ZodType, input: unknown) => {
@@ -90,7 +97,8 @@ describe('real registries and serial numbers are accepted unchanged', () => {
     // No published serial format found; the registry's own IDs look like this one (registry.isometric.com).
     ['Isometric', 'ctn_1KT1RBDYV1S070PC'],
   ])('%s %s', (registry, serialNumber) => {
-    const parsed = createCreditInput.parse({ ...base, registry, serialNumber });
+    // A serial that spells a range of units (Verra, Gold Standard) needs their count as the quantity.
+    const parsed = createCreditInput.parse({ ...base, registry, serialNumber, quantity: quantityFor(serialNumber, base.quantity) });
     expect(parsed.registry).toBe(registry);
     expect(parsed.serialNumber).toBe(serialNumber);
   });
@@ -303,13 +311,15 @@ const projectNameArb = fc.constantFrom(
   'Stockholm Exergi BECCS',
 );
 
-const fieldsArb: fc.Arbitrary<CreditFields> = fc.record({
-  projectName: projectNameArb,
-  registry: registryArb,
-  vintage: fc.integer({ min: 2005, max: 2025 }),
-  quantity: fc.constantFrom('1', '100', '2.5', '29250'),
-  serialNumber: serialArb,
-});
+const fieldsArb: fc.Arbitrary<CreditFields> = fc
+  .record({
+    projectName: projectNameArb,
+    registry: registryArb,
+    vintage: fc.integer({ min: 2005, max: 2025 }),
+    quantity: fc.constantFrom('1', '100', '2.5', '29250'),
+    serialNumber: serialArb,
+  })
+  .map((f) => ({ ...f, quantity: quantityFor(f.serialNumber, f.quantity) }));
 
 describe('no two inputs that render the same can produce two credits', () => {
   it('the generated originals are valid and keep their spelling', () => {
