@@ -22,7 +22,7 @@ import { fullPage, probe, writeReadPaths, type ReadPaths } from './reads.js';
 import { Report, fmt, type Limit } from './report.js';
 import { retireEndToEnd, retireRequests } from './retirement.js';
 import { seedCredits, seedUpTo } from './seed.js';
-import { startLedger, startServices, type Stack } from './stack.js';
+import { makeWorkDir, startLedger, startServices, type Stack } from './stack.js';
 import { judge } from './targets.js';
 import { wrk, type WrkRun } from './wrk.js';
 
@@ -62,15 +62,14 @@ const addWrk = (id: string, label: string, r: WrkRun) =>
   report.add({ id, label, value: r.rps, unit: 'req/s', p50Ms: r.p50Ms, p99Ms: r.p99Ms, note: wrkNote(r) });
 
 say(`${plan.name} run on ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, load average ${loadavg()[0]?.toFixed(1)}`);
-const services = await startServices(say);
-const concurrency = Number(process.env.WORKER_CONCURRENCY ?? 4);
-// Every process the run needs starts now, side by side; the --help run is the admin script's RSS baseline.
-say('starting the API, workers, bare Express and no-op BullMQ workers; admin --help for the RSS baseline');
-const [ledger, bare, noop, help] = await Promise.all([
+// Every process the run needs starts now, side by side, each as soon as what it needs is up.
+// The admin script's --help run is the baseline of its peak RSS.
+say('starting PostgreSQL, Redis, bare Express and admin --help (RSS baseline); then the API, workers and no-op BullMQ workers');
+const dir = await makeWorkDir();
+const [services, bare, help] = await Promise.all([startServices(dir, say), startBareExpress(dir), runAdmin(['--help'], {}, dir)]);
+const [ledger, noop] = await Promise.all([
   startLedger(services, plan.workers[0] ?? 1),
-  startBareExpress(services),
-  startNoopWorkers(services, 2, concurrency),
-  runAdmin(['--help'], services.ledgerEnv, services.dir),
+  startNoopWorkers(services, 2, Number(process.env.WORKER_CONCURRENCY ?? 4)),
 ]).catch(async (err: unknown) => {
   await services.stop(true);
   throw err;
@@ -216,6 +215,7 @@ try {
     const runs: [PgbenchScript, number[]][] = [
       ['create', plan.createConnections],
       ['get', plan.readConnections],
+      ['list', plan.readConnections],
       ['retire', [16]],
     ];
     for (const [script, clients] of runs) {
@@ -253,6 +253,7 @@ if (opts['json-only']) {
   say(`JSON: ${file}`);
 } else {
   report.print((line) => console.log(line));
+  if (plan.name === 'quick') console.log('\n--quick: small ledgers and 1-second runs; it shows the benchmark works. Take figures from a full run.');
   console.log(`\nJSON: ${file}  (${plan.name} run, ${Math.round((performance.now() - began) / 1000)} s)`);
 }
 process.exit(report.failures.length > 0 ? 1 : 0);

@@ -14,11 +14,11 @@ import type { Services } from './stack.js';
 
 export type BareExpress = { url: string; proc: NodeProcess; setBodies(bodies: { get: string; create: string }): Promise<void> };
 
-export async function startBareExpress(services: Services): Promise<BareExpress> {
-  const [getFile, createFile] = [join(services.dir, 'bare-get.json'), join(services.dir, 'bare-create.json')];
+export async function startBareExpress(dir: string): Promise<BareExpress> {
+  const [getFile, createFile] = [join(dir, 'bare-get.json'), join(dir, 'bare-create.json')];
   const port = await freePort();
   const env = cleanEnv({ PORT: String(port), GET_BODY: getFile, CREATE_BODY: createFile });
-  const proc = spawnNode('bare express', 'test/bench/bare-express.ts', [], env, join(services.dir, 'bare-express.log'));
+  const proc = spawnNode('bare express', 'test/bench/bare-express.ts', [], env, join(dir, 'bare-express.log'));
   const url = `http://127.0.0.1:${port}`;
   await waitHttp(`${url}/healthz`, proc);
   return {

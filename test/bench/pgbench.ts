@@ -10,7 +10,7 @@ import type pg from 'pg';
 import { findPgBinDir } from '../../server/dev/binaries.js';
 import { cleanEnv, runCommand } from './processes.js';
 
-export type PgbenchScript = 'create' | 'retire' | 'get';
+export type PgbenchScript = 'create' | 'retire' | 'get' | 'list';
 export type PgbenchRun = { clients: number; seconds: number; tps: number; latencyMs: number; transactions: number; failed: number };
 
 const file = (name: string) => fileURLToPath(new URL(`pgbench/${name}.sql`, import.meta.url));

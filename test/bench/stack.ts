@@ -47,9 +47,14 @@ export type Ledger = {
 
 export type Stack = Services & Ledger;
 
-export async function startServices(log: (msg: string) => void): Promise<Services> {
+/** The run's temporary folder. */
+export async function makeWorkDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'ledger-bench-'));
   await chmod(dir, 0o755); // PostgreSQL runs as its own OS user and must reach its folder
+  return dir;
+}
+
+export async function startServices(dir: string, log: (msg: string) => void): Promise<Services> {
   const [pgServer, redis] = await Promise.all([
     startPostgres({ dataDir: join(dir, 'pg'), ephemeral: false }),
     startRedis({ dataDir: join(dir, 'redis') }),

@@ -18,8 +18,14 @@ export function judge(report: Report, limits: Map<string, Limit>, ctx: { plan: P
   };
 
   for (const c of ctx.plan.createConnections) attach(`create@${c}`, `pgbench.create@${c}`, `bare.create@${c}`);
-  for (const c of ctx.plan.readConnections) attach(`get@${c}`, `bare.get@${c}`, `pgbench.get@${c}`);
+  for (const c of ctx.plan.readConnections) {
+    attach(`get@${c}`, `bare.get@${c}`, `pgbench.get@${c}`);
+    attach(`listFirst@${c}`, `pgbench.list@${c}`);
+    attach(`listDeep@${c}`, `pgbench.list@${c}`);
+  }
   attach('get@16/large', 'bare.get@16', 'pgbench.get@16');
+  attach('listFirst@16/large', 'pgbench.list@16');
+  attach('listDeep@16/large', 'pgbench.list@16');
   attach('retire@16', 'pgbench.retire@16', 'bullmq.add');
   for (const w of ctx.plan.workers) attach(`e2e/${w}w`, 'pgbench.retire@16', 'bullmq.process');
 
