@@ -26,19 +26,26 @@ import { makeWorkDir, startLedger, startServices, type Stack } from './stack.js'
 import { judge } from './targets.js';
 import { wrk, type WrkRun } from './wrk.js';
 
-const { values: opts } = parseArgs({
-  options: { quick: { type: 'boolean' }, 'json-only': { type: 'boolean' }, workers: { type: 'string' }, help: { type: 'boolean' } },
-});
+const USAGE = 'usage: npm run bench [-- --quick] [--json-only] [--workers 1,2,4]   (BENCH_SCALE=0.5 scales every count)';
+function cli() {
+  try {
+    const { values } = parseArgs({
+      options: { quick: { type: 'boolean' }, 'json-only': { type: 'boolean' }, workers: { type: 'string' }, help: { type: 'boolean' } },
+    });
+    const workers = values.workers?.split(',').map(Number);
+    if (workers?.some((w) => !Number.isInteger(w) || w < 1 || w > 16)) throw new Error('--workers takes worker counts from 1 to 16, e.g. --workers 1,2,4');
+    return { ...values, workers };
+  } catch (err) {
+    console.error(`${(err as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+const opts = cli();
 if (opts.help) {
-  console.log('usage: npm run bench [-- --quick] [--json-only] [--workers 1,2,4]   (BENCH_SCALE=0.5 scales every count)');
+  console.log(USAGE);
   process.exit(0);
 }
-const workersOption = opts.workers?.split(',').map(Number);
-if (workersOption?.some((w) => !Number.isInteger(w) || w < 1 || w > 16)) {
-  console.error('--workers takes worker counts from 1 to 16, e.g. --workers 1,2,4');
-  process.exit(2);
-}
-const plan = makePlan(Boolean(opts.quick), workersOption, Number(process.env.BENCH_SCALE ?? '1'));
+const plan = makePlan(Boolean(opts.quick), opts.workers, Number(process.env.BENCH_SCALE ?? '1'));
 const began = performance.now();
 const say = (msg: string) => process.stderr.write(`[bench ${((performance.now() - began) / 1000).toFixed(1)}s] ${msg}\n`);
 const report = new Report();
