@@ -53,8 +53,10 @@ async function waitFor(read: () => Promise<number>, done: number, stallMs: numbe
 
 /**
  * Retires every credit of `ids` with `workers` worker processes running: the
- * requests go in at 16 connections, the workers apply them as they come.
- * Throughput is credits / (first `retirement_requested` → last `retired`).
+ * requests go in at 16 connections as fast as the API takes them, the workers
+ * apply them as they come. Throughput is credits / (first
+ * `retirement_requested` → last `retired`); a credit's latency is its own
+ * `retirement_requested` → `retired`, waiting behind the burst included.
  */
 export async function retireEndToEnd(stack: Stack, ids: string[], workers: number): Promise<EndToEnd> {
   await stack.setWorkers(workers);

@@ -108,10 +108,15 @@ export async function countCredits(db: pg.Client): Promise<number> {
   return Number(rows[0]?.n ?? 0);
 }
 
-/** Brings the ledger to `total` credits (never fewer than it has), then refreshes the planner's statistics. */
+/**
+ * Brings the ledger to `total` credits (never fewer than it has), then
+ * refreshes the planner's statistics and flushes the load to disk, so neither
+ * is left to happen during the next measurement.
+ */
 export async function seedUpTo(db: pg.Client, total: number, opts: { run: string; actor: string }): Promise<number> {
   const missing = total - (await countCredits(db));
   if (missing > 0) await seedCredits(db, missing, opts);
   await db.query('vacuum analyze credits, events');
+  await db.query('checkpoint');
   return countCredits(db);
 }
