@@ -9,11 +9,10 @@
  * .data/bench/. Missed targets are reported, not failed; the exit code is
  * non-zero only when a step of the benchmark itself broke.
  */
-import { rm } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runAdmin, writeImportCsv } from './admin-cli.js';
+import { runAdmin, verifyAndExport, writeImportCsv } from './admin-cli.js';
 import { bullmqLimit, startBareExpress, startNoopWorkers } from './limits.js';
 import { dropPgbench, pgbench, setupPgbench, type PgbenchScript } from './pgbench.js';
 import { makePlan } from './plan.js';
@@ -185,31 +184,9 @@ try {
   });
 
   await step('admin verify and export over the whole log', async () => {
-    const env = { ...stack.ledgerEnv };
-    const verify = await runAdmin(['verify', '--json', '--quiet'], env, stack.dir);
-    const out = join(stack.dir, 'events.jsonl');
-    const exported = await runAdmin(['export', '--format', 'jsonl', '--out', out, '--json', '--quiet'], env, stack.dir);
-    await rm(out, { force: true });
-    const base = help.peakRssMb ?? NaN;
-    const v = verify.output as { ok?: boolean; eventsChecked?: number } | null;
-    const x = exported.output as { events?: number } | null;
-    report.add({
-      id: 'verify',
-      label: `admin verify, ${fmt(v?.eventsChecked ?? NaN)} events`,
-      value: verify.seconds,
-      unit: 's',
-      note: `${verify.code === 0 && v?.ok ? 'OK' : `NOT OK (exit ${verify.code})`}; peak RSS ${verify.peakRssMb} MB = --help ${base} MB + ${(verify.peakRssMb ?? NaN) - base} MB`,
-    });
-    report.add({
-      id: 'export',
-      label: `admin export --format jsonl, ${fmt(x?.events ?? NaN)} events`,
-      value: exported.seconds,
-      unit: 's',
-      note: `${exported.code === 0 ? '' : `exit ${exported.code}; `}peak RSS ${exported.peakRssMb} MB = --help ${base} MB + ${(exported.peakRssMb ?? NaN) - base} MB`,
-    });
-    report.add({ id: 'rss.verify', label: 'admin verify: peak RSS growth over --help', value: (verify.peakRssMb ?? NaN) - base, unit: 'MB' });
-    report.add({ id: 'rss.export', label: 'admin export: peak RSS growth over --help', value: (exported.peakRssMb ?? NaN) - base, unit: 'MB' });
-    if (verify.code !== 0 || !v?.ok) throw new Error(`verify did not pass: ${JSON.stringify(verify.output).slice(0, 500)} ${verify.stderr}`);
+    const audit = await verifyAndExport(stack.ledgerEnv, stack.dir, help.peakRssMb ?? NaN);
+    audit.measurements.forEach((m) => report.add(m));
+    if (audit.problem) throw new Error(audit.problem);
   });
 
   await step('API RSS', async () => {
