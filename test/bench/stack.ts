@@ -60,17 +60,18 @@ export async function startServices(dir: string, log: (msg: string) => void): Pr
     startRedis({ dataDir: join(dir, 'redis') }),
   ]);
   log(`PostgreSQL (fsync on) on port ${pgServer.port}, Redis (appendonly, noeviction) at ${redis.url}; data in ${dir}`);
-  await migrate(pgServer.url);
+  await migrate(pgServer.ownerUrl);
   const db = new pg.Client({ connectionString: pgServer.adminUrl('ledger') });
   await db.connect();
   return {
     dir,
     db,
-    databaseUrl: pgServer.url,
+    // The ledger's processes log in as they do in production: the app's role.
+    databaseUrl: pgServer.appUrl,
     adminDatabaseUrl: pgServer.adminUrl('ledger'),
     redisUrl: redis.url,
     ledgerEnv: {
-      DATABASE_URL: pgServer.url,
+      DATABASE_URL: pgServer.appUrl,
       REDIS_URL: redis.url,
       ADMIN_API_KEY: `bench-admin-${randomBytes(16).toString('hex')}`,
       QUEUE_PREFIX: 'bench',
