@@ -38,7 +38,8 @@ export async function pgbench(opts: { script: PgbenchScript; clients: number; se
     '-D', `rows=${opts.rows}`,
     '-f', file(opts.script),
   ];
-  const res = await runCommand(`${bin}/pgbench`, args, { env: cleanEnv({}) });
+  // The password through the environment, never on the command line.
+  const res = await runCommand(`${bin}/pgbench`, args, { env: cleanEnv({ PGPASSWORD: decodeURIComponent(url.password) }) });
   const num = (re: RegExp) => Number(re.exec(res.stdout)?.[1] ?? NaN);
   const tps = num(/^tps = ([\d.]+)/m);
   if (res.code !== 0 || Number.isNaN(tps)) throw new Error(`pgbench ${opts.script}.sql failed (exit ${res.code}):\n${res.stdout}\n${res.stderr}`);
