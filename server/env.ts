@@ -15,6 +15,8 @@ const envSchema = z.object({
   REDIS_URL: z.string().url().optional(),
   HOST: z.string().default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  // API processes on this machine sharing PORT (one per core); 1 in containers, where replicas scale instead.
+  API_PROCESSES: z.coerce.number().int().min(1).max(64).default(1),
   ADMIN_API_KEY: z.string().min(24, 'ADMIN_API_KEY must be at least 24 characters').optional(),
   // Once a stored admin key exists, the bootstrap key can be switched off (or revoked with keys.revoke).
   BOOTSTRAP_ADMIN_KEY_ENABLED: z.stringbool().default(true),
