@@ -74,9 +74,14 @@ export class InvalidEnvError extends Error {
   }
 }
 
-/** Parsed once at start-up; a bad setting stops the process with the variable's name. */
+/**
+ * Parsed once at start-up; a bad setting stops the process with the variable's
+ * name. A variable set to the empty string counts as unset: compose and .env
+ * files write `NAME=` for "not given".
+ */
 export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
-  const parsed = envSchema.safeParse(source);
+  const given = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== ''));
+  const parsed = envSchema.safeParse(given);
   if (!parsed.success) throw new InvalidEnvError(parsed.error.issues.map((i) => ({ variable: i.path.join('.'), message: i.message })));
   return parsed.data;
 }
