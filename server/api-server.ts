@@ -25,6 +25,7 @@ export async function startApiServer(env: Env, urls: { databaseUrl: string; redi
     rateLimits: new RateLimits(rateRedis, env.QUEUE_PREFIX, rateLimitSettings(env)),
     lockTimeoutMs: env.DB_LOCK_TIMEOUT_MS,
     limits: { maxBodyBytes: env.MAX_BODY_BYTES, maxBatchSize: env.MAX_BATCH_SIZE },
+    rest: { retireWaitMs: env.REST_RETIRE_WAIT_MS },
     ...(adminApiKey ? { adminApiKey } : {}),
   });
   const server: Server = await new Promise((resolve, reject) => {

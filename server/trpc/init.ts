@@ -1,4 +1,5 @@
 import { initTRPC, TRPCError } from '@trpc/server';
+import type { OpenApiMeta } from 'trpc-to-openapi';
 import { ZodError } from 'zod';
 import { RateLimited } from '../auth/rate-limits.js';
 import { ACCESS, type Right } from '../auth/roles.js';
@@ -6,7 +7,8 @@ import { DomainError } from '../credits/errors.js';
 import type { Context } from './context.js';
 import { detailsOf, fieldIssues, toTRPCError } from './errors.js';
 
-const t = initTRPC.context<Context>().create({
+// Meta carries the REST facade's path and method for the procedures it exposes (server/rest/).
+const t = initTRPC.context<Context>().meta<OpenApiMeta>().create({
   // Never ship stack traces to callers, whatever NODE_ENV says.
   isDev: false,
   errorFormatter({ shape, error }) {
