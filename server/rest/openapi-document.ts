@@ -13,7 +13,19 @@ const errorSchema = {
   type: 'object' as const,
   properties: { detail: { type: 'string' as const, description: 'What went wrong, naming the field when one is invalid' } },
   required: ['detail'],
-  example: { detail: 'vintage must be between 1990 and 2026 (the current UTC year)' },
+};
+
+/** What a detail reads like, by status: shown under each error response in /docs. */
+const EXAMPLE_DETAILS: Readonly<Record<string, string>> = {
+  '400': 'vintage must be between 1990 and 2026 (the current UTC year)',
+  '401': 'missing API key: send Authorization: Bearer <key>',
+  '403': "role 'auditor' may not create; needs one of: issuer, admin",
+  '404': 'credit cc_fb97420f… not found',
+  '409': 'credit was already retired at 2026-11-26T08:00:34.120Z; it cannot be retired',
+  '413': 'request body larger than 1048576 bytes',
+  '415': 'request body must be JSON: send Content-Type: application/json',
+  '429': 'rate limit reached: too many calls; retry in 1 s',
+  '500': 'Internal server error',
 };
 
 const retryAfter = { description: 'Seconds to wait before trying again', schema: { type: 'string' } };
@@ -22,6 +34,7 @@ type Responses = Record<string, { description?: string; headers?: Record<string,
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: unknown) => ({ 'application/json': { schema } });
+const errorJson = (status: string) => ({ 'application/json': { schema: ref('Error'), example: { detail: EXAMPLE_DETAILS[status] ?? 'What went wrong' } } });
 
 export function restDocument(router: OpenApiRouter, { retireWaitMs }: { retireWaitMs: number }): OpenAPIObject {
   const doc = generateOpenApiDocument(router, {
@@ -38,7 +51,9 @@ export function restDocument(router: OpenApiRouter, { retireWaitMs }: { retireWa
     tags: ['records'],
   });
 
-  doc.components = { ...doc.components, schemas: { ...doc.components?.schemas, Error: errorSchema } };
+  // The generator's `error.*` schemas describe tRPC's error shape, which the facade never sends: `Error` replaces them.
+  const schemas = Object.fromEntries(Object.entries(doc.components?.schemas ?? {}).filter(([name]) => !name.startsWith('error.')));
+  doc.components = { ...doc.components, schemas: { ...schemas, Error: errorSchema } };
   for (const item of Object.values(doc.paths ?? {})) {
     for (const operation of [item.get, item.post]) {
       if (!operation) continue;
@@ -49,10 +64,10 @@ export function restDocument(router: OpenApiRouter, { retireWaitMs }: { retireWa
           description: response.description ?? 'Error',
           ...(status === '429' ? { headers: { 'Retry-After': retryAfter } } : {}),
           ...(status === '401' ? { headers: { 'WWW-Authenticate': { description: 'Bearer', schema: { type: 'string' } } } } : {}),
-          content: json(ref('Error')),
+          content: errorJson(status),
         };
       }
-      responses['500'] = { description: 'A fault of ours; the detail is always "Internal server error"', content: json(ref('Error')) };
+      responses['500'] = { description: 'A fault of ours; the detail is always "Internal server error"', content: errorJson('500') };
     }
   }
 

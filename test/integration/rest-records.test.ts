@@ -240,7 +240,7 @@ describe('/openapi.json and /docs', () => {
     const doc = answer.body as {
       openapi: string;
       paths: Record<string, Record<string, { operationId: string; security: unknown; responses: Record<string, { content?: unknown }> }>>;
-      components: { securitySchemes: Record<string, unknown> };
+      components: { securitySchemes: Record<string, unknown>; schemas: Record<string, unknown> };
     };
     expect(doc.openapi).toMatch(/^3\.1\./);
     const operations = Object.entries(doc.paths).flatMap(([path, item]) => Object.entries(item).map(([method, op]) => `${method.toUpperCase()} ${path} ${op.operationId}`));
@@ -256,7 +256,11 @@ describe('/openapi.json and /docs', () => {
     expect(doc.components.securitySchemes.ApiKey).toMatchObject({ type: 'http', scheme: 'bearer' });
     const retire = doc.paths['/api/records/{id}/retire']?.post;
     expect(Object.keys(retire?.responses ?? {})).toEqual(expect.arrayContaining(['200', '202', '400', '401', '403', '404', '409', '413', '429']));
-    expect(retire?.responses['409']?.content).toEqual({ 'application/json': { schema: { $ref: '#/components/schemas/Error' } } });
+    expect(retire?.responses['409']?.content).toEqual({
+      'application/json': { schema: { $ref: '#/components/schemas/Error' }, example: { detail: expect.stringMatching(/already retired/) as string } },
+    });
+    // Only the shapes the facade sends: none of tRPC's error shape.
+    expect(Object.keys(doc.components.schemas).sort()).toEqual(['Error', 'Record', 'RecordEvent', 'RetirementStatus']);
   });
 
   it('serves Swagger UI and every file its page loads from the ledger itself', async () => {
