@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
+import { ADMIN_KEY, serveTestApp, startTestApp, type TestApp } from '../helpers/app.js';
+import { holdCreditRows } from '../helpers/credit-db-probes.js';
+import { openDb } from '../helpers/pg.js';
 
 /*
  * The REST facade spoken to as the original service's clients speak to it:
@@ -299,5 +301,40 @@ describe('rate limits', () => {
     const body = (await refused.json()) as { detail: string };
     expect(Object.keys(body)).toEqual(['detail']);
     expect(body.detail).toMatch(/rate limit/i);
+  });
+});
+
+describe('a record busy under contention', () => {
+  it('answers 429 with Retry-After and the ledger is busy when its serial stays locked past DB_LOCK_TIMEOUT_MS, and writes nothing', async () => {
+    // A second API over the same database, with a short lock timeout; the test holds the serial's row uncommitted.
+    const quick = await serveTestApp(
+      { databaseUrl: app.databaseUrl, appDatabaseUrl: app.env.DATABASE_URL ?? '', redisUrl: app.redisUrl, prefix: app.prefix },
+      { DB_LOCK_TIMEOUT_MS: '300', DB_STATEMENT_TIMEOUT_MS: '10000' },
+    );
+    const db = openDb(app.databaseUrl, 2);
+    try {
+      const fields = original();
+      const gate = await holdCreditRows(db, [{ registry: fields.registry, serialNumber: fields.serial_number }]);
+      let refused: Response;
+      try {
+        refused = await fetch(`${quick.url}/api/records/`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+          body: JSON.stringify(fields),
+        });
+      } finally {
+        await gate.release();
+      }
+      expect(refused.status).toBe(429);
+      expect(refused.headers.get('retry-after')).toBe('1');
+      expect(await refused.json()).toEqual({ detail: 'the ledger is busy with the same records; retry shortly' });
+      const { rows } = await db.query<{ n: string }>('select count(*) as n from credits where serial_number = $1', [fields.serial_number]);
+      expect(Number(rows[0]?.n)).toBe(0);
+      // Once the row is free the same request goes through.
+      expect((await call('POST', '/api/records/', { body: fields })).status).toBe(200);
+    } finally {
+      await db.end();
+      await quick.close();
+    }
   });
 });
