@@ -56,3 +56,14 @@ describe('REST facade settings', () => {
     expect(() => loadEnv({ REST_RETIRE_WAIT_MS: 'soon' })).toThrow(/REST_RETIRE_WAIT_MS/);
   });
 });
+
+describe('queue prefix', () => {
+  it('takes a plain name or one Redis Cluster hash tag in braces, and nothing else', () => {
+    expect(loadEnv({}).QUEUE_PREFIX).toBe('ledger');
+    expect(loadEnv({ QUEUE_PREFIX: 'ledger-eu_2' }).QUEUE_PREFIX).toBe('ledger-eu_2');
+    expect(loadEnv({ QUEUE_PREFIX: '{ledger}' }).QUEUE_PREFIX).toBe('{ledger}');
+    for (const bad of ['{ledger', 'ledger}', '{}', 'a{b}', '{a}{b}', 'led ger', 'ledger:x']) {
+      expect(() => loadEnv({ QUEUE_PREFIX: bad }), bad).toThrow(/QUEUE_PREFIX/);
+    }
+  });
+});
