@@ -1,4 +1,5 @@
 import { TRPCError } from '@trpc/server';
+import type { OpenApiMeta } from 'trpc-to-openapi';
 import type { z } from 'zod';
 import { createCredit } from '../credits/create.handler.js';
 import { createCreditInput } from '../credits/credit.schema.js';
@@ -47,11 +48,14 @@ const RETRY_AFTER_SECONDS = '1';
 
 const TAGS = ['records'];
 
+/** A procedure's REST path and document entry, checked against trpc-to-openapi's own type. */
+const openApi = (openapi: NonNullable<OpenApiMeta['openapi']>) => ({ openapi });
+
 export function createRecordsRouter({ retireWaitMs }: { retireWaitMs: number }) {
   return router({
     create: procedureFor('create')
-      .meta({
-        openapi: {
+      .meta(
+        openApi({
           method: 'POST',
           path: '/api/records/',
           operationId: 'createRecord',
@@ -70,8 +74,8 @@ export function createRecordsRouter({ retireWaitMs }: { retireWaitMs: number }) 
             415: 'The body is not JSON',
             429: 'Rate limit reached (see Retry-After)',
           },
-        },
-      })
+        }),
+      )
       .input(createRecordInput)
       .output(record)
       .mutation(async ({ ctx, input }) => {
@@ -89,8 +93,8 @@ export function createRecordsRouter({ retireWaitMs }: { retireWaitMs: number }) 
       }),
 
     list: procedureFor('read')
-      .meta({
-        openapi: {
+      .meta(
+        openApi({
           method: 'GET',
           path: '/api/records/',
           operationId: 'listRecords',
@@ -107,8 +111,8 @@ export function createRecordsRouter({ retireWaitMs }: { retireWaitMs: number }) 
             403: 'The key may not read records',
             429: 'Rate limit reached (see Retry-After)',
           },
-        },
-      })
+        }),
+      )
       .input(listRecordsInput)
       .output(recordPage)
       .query(async ({ ctx, input }) => {
@@ -131,8 +135,8 @@ export function createRecordsRouter({ retireWaitMs }: { retireWaitMs: number }) 
       }),
 
     get: procedureFor('read')
-      .meta({
-        openapi: {
+      .meta(
+        openApi({
           method: 'GET',
           path: '/api/records/{id}',
           operationId: 'getRecord',
@@ -147,8 +151,8 @@ export function createRecordsRouter({ retireWaitMs }: { retireWaitMs: number }) 
             404: 'No such record',
             429: 'Rate limit reached (see Retry-After)',
           },
-        },
-      })
+        }),
+      )
       .input(recordIdInput)
       .output(record)
       .query(async ({ ctx, input }) => {
@@ -157,8 +161,8 @@ export function createRecordsRouter({ retireWaitMs }: { retireWaitMs: number }) 
       }),
 
     retire: procedureFor('retire')
-      .meta({
-        openapi: {
+      .meta(
+        openApi({
           method: 'POST',
           path: '/api/records/{id}/retire',
           operationId: 'retireRecord',
@@ -181,8 +185,8 @@ export function createRecordsRouter({ retireWaitMs }: { retireWaitMs: number }) 
             415: 'The body is not JSON',
             429: 'Rate limit reached, or the record is busy under heavy contention (see Retry-After; retrying is safe)',
           },
-        },
-      })
+        }),
+      )
       .input(retireRecordInput)
       .output(retireAnswer)
       .mutation(async ({ ctx, input }) => {
@@ -199,8 +203,8 @@ export function createRecordsRouter({ retireWaitMs }: { retireWaitMs: number }) 
       }),
 
     retirement: procedureFor('retirementStatus')
-      .meta({
-        openapi: {
+      .meta(
+        openApi({
           method: 'GET',
           path: '/api/records/{id}/retirement',
           operationId: 'getRetirement',
@@ -218,8 +222,8 @@ export function createRecordsRouter({ retireWaitMs }: { retireWaitMs: number }) 
             404: 'No such record',
             429: 'Rate limit reached (see Retry-After)',
           },
-        },
-      })
+        }),
+      )
       .input(recordIdInput)
       .output(retirementStatusOutput)
       .query(async ({ ctx, input }) => {

@@ -1,5 +1,4 @@
 import { initTRPC, TRPCError } from '@trpc/server';
-import type { OpenApiMeta } from 'trpc-to-openapi';
 import { ZodError } from 'zod';
 import { RateLimited } from '../auth/rate-limits.js';
 import { ACCESS, type Right } from '../auth/roles.js';
@@ -8,8 +7,14 @@ import { isLockTimeout } from '../db/orm.js';
 import type { Context } from './context.js';
 import { detailsOf, fieldIssues, toTRPCError } from './errors.js';
 
-// Meta carries the REST facade's path and method for the procedures it exposes (server/rest/).
-const t = initTRPC.context<Context>().meta<OpenApiMeta>().create({
+/**
+ * Meta carries the REST facade's path and method for the procedures it
+ * exposes; server/rest/ types it as trpc-to-openapi's. Left opaque here so
+ * that AppRouter, whose types the client carries, names no REST library.
+ */
+export type ProcedureMeta = { openapi?: unknown };
+
+const t = initTRPC.context<Context>().meta<ProcedureMeta>().create({
   // Never ship stack traces to callers, whatever NODE_ENV says.
   isDev: false,
   errorFormatter({ shape, error }) {
