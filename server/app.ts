@@ -4,11 +4,27 @@ import { parse as parseContentType } from 'content-type';
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import getRawBody from 'raw-body';
 import typeis from 'type-is';
+import type { Registry } from 'prom-client';
 import { RateLimited } from './auth/rate-limits.js';
+import { requireAdminKey } from './ops/admin-auth.js';
+import { requestLogging } from './ops/http-logging.js';
+import { METRICS_CONTENT_TYPE, type HttpMetrics } from './ops/metrics.js';
+import { QUEUE_DASHBOARD_PATH, queueDashboard } from './ops/queue-dashboard.js';
+import type { Readiness } from './ops/readiness.js';
+import { measureRequests } from './ops/request-metrics.js';
 import { createRequestContext, type Deps } from './trpc/context.js';
 import { appRouter } from './trpc/root.js';
 
 export type RequestLimits = { maxBodyBytes: number; maxBatchSize: number };
+
+/** What the operators' routes need: /readyz's checks, and /metrics' registry and request timings. */
+export type OpsDeps = {
+  readiness: () => Promise<Readiness>;
+  registry: Registry;
+  httpMetrics: HttpMetrics;
+  /** The text /metrics answers; this process's registry unless API processes share a port (see api-server.ts). */
+  metricsText?: () => Promise<string>;
+};
 
 /** An error answer in the same JSON shape as tRPC's own, for requests refused before a procedure runs. */
 function refuse(res: Response, status: number, code: TRPC_ERROR_CODE_KEY, message: string): void {
@@ -25,9 +41,9 @@ function refuse(res: Response, status: number, code: TRPC_ERROR_CODE_KEY, messag
  * body of undeclared size is cut off at the limit with 413: the rest is never
  * read, and the connection is closed with the answer.
  */
-function jsonBody(deps: Deps, maxBodyBytes: number): RequestHandler {
+function jsonBody(maxBodyBytes: number): RequestHandler {
   const refuseLogged = (req: Request, res: Response, status: number, code: TRPC_ERROR_CODE_KEY, message: string) => {
-    deps.logger.info({ method: req.method, path: req.path, status, contentType: req.headers['content-type'] }, `request refused: ${message}`);
+    req.log.info({ method: req.method, path: req.path, status, contentType: req.headers['content-type'] }, `request refused: ${message}`);
     refuse(res, status, code, message);
   };
   return (req, res, next) => {
@@ -71,16 +87,32 @@ function jsonBody(deps: Deps, maxBodyBytes: number): RequestHandler {
   };
 }
 
-export function createApp(deps: Deps & { limits: RequestLimits }) {
-  const { limits, logger } = deps;
+export function createApp(deps: Deps & { limits: RequestLimits; ops: OpsDeps }) {
+  const { limits, logger, ops } = deps;
   const app = express();
   app.disable('x-powered-by');
+  // First, so every answer (even a refusal) is timed, logged and carries X-Request-Id.
+  app.use(requestLogging(logger));
+  app.use(measureRequests(ops.httpMetrics, new Set(Object.keys(appRouter._def.procedures))));
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });
+  app.get('/readyz', (req, res, next) => {
+    ops.readiness().then((report) => {
+      if (report.status !== 'ready') req.log.warn({ missing: report.missing, checks: report.checks }, 'not ready');
+      res.status(report.status === 'ready' ? 200 : 503).json(report);
+    }, next);
+  });
+  const adminOnly = requireAdminKey(deps, 'ledger admin');
+  app.get('/metrics', adminOnly, (_req, res, next) => {
+    (ops.metricsText ?? (() => ops.registry.metrics()))().then((text) => {
+      res.set('Content-Type', METRICS_CONTENT_TYPE).send(text);
+    }, next);
+  });
+  app.use(QUEUE_DASHBOARD_PATH, adminOnly, queueDashboard(deps.retirements.queue));
   app.use(
     '/trpc',
-    jsonBody(deps, limits.maxBodyBytes),
+    jsonBody(limits.maxBodyBytes),
     createExpressMiddleware({
       router: appRouter,
       createContext: ({ req }) => createRequestContext(deps, req),
@@ -91,18 +123,18 @@ export function createApp(deps: Deps & { limits: RequestLimits }) {
         if (limited) return { headers: { 'retry-after': String(Math.max(1, Math.ceil(limited.retryAfterMs / 1000))) } };
         return busy ? { headers: { 'retry-after': '1' } } : {};
       },
-      onError({ error, path, type }) {
-        if (error.code === 'INTERNAL_SERVER_ERROR') logger.error({ err: error.cause ?? error, path, type }, 'procedure failed');
-        else logger.info({ code: error.code, path, type, message: error.message }, 'procedure refused the call');
+      onError({ error, path, type, req }) {
+        if (error.code === 'INTERNAL_SERVER_ERROR') req.log.error({ err: error.cause ?? error, path, type }, 'procedure failed');
+        else req.log.info({ code: error.code, path, type, message: error.message }, 'procedure refused the call');
       },
     }),
   );
   app.use((req, res) => {
-    logger.info({ method: req.method, path: req.path }, 'no such route');
+    req.log.info({ method: req.method, path: req.path }, 'no such route');
     refuse(res, 404, 'NOT_FOUND', `no route ${req.method} ${req.path}`);
   });
   const lastResort: ErrorRequestHandler = (err, req, res, _next) => {
-    logger.error({ err, method: req.method, path: req.path }, 'unhandled request error');
+    req.log.error({ err, method: req.method, path: req.path }, 'unhandled request error');
     refuse(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
   };
   app.use(lastResort);

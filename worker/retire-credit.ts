@@ -8,11 +8,13 @@ import type { Orm } from '../server/db/orm.js';
 import { GIVE_UP_LOCK_PATIENCE } from '../server/env.js';
 import type { RetirementJobData } from '../server/queue/retirement-queue.js';
 import { failRetirement, WORKER_ACTOR } from '../server/credits/retire.handler.js';
-import { describeTransientFault } from '../server/queue/failure-reason.js';
+import { describeTransientFault, faultCode } from '../server/queue/failure-reason.js';
+import type { WorkerMetrics } from '../server/ops/metrics.js';
 
 export type ProcessorDeps = {
   orm: Orm;
   logger: Logger;
+  metrics: WorkerMetrics;
   lockTimeoutMs: number;
   /** Test-only: pause this long holding the row lock on each attempt. Default 0 (no pause). */
   testHoldLockMs?: number;
@@ -31,14 +33,19 @@ export function createRetirementProcessor(deps: ProcessorDeps) {
   const holdMs = deps.testHoldLockMs ?? 0;
 
   return async (job: Job<RetirementJobData>): Promise<Outcome> => {
-    const { creditId } = job.data;
+    const { creditId, requestId } = job.data;
+    // Every line about this job names its credit and, when an API request added it, that request's ID.
+    const log = deps.logger.child(requestId ? { requestId, creditId } : { creditId });
     const attempt = job.attemptsMade + 1;
     let rejection: string | null = null;
+    let requestedAt: Date | undefined;
     try {
       const { appended } = await handleCommand(
         deps.orm.em.fork(),
         creditId,
         (state) => {
+          // When the request was made, as its stream records it: the start of its retirement latency.
+          requestedAt = state.status === 'active' ? state.pending?.requestedAt : undefined;
           try {
             // A retirement is done on behalf of whoever asked for it.
             const requester = state.status === 'active' ? state.pending?.requestedBy : undefined;
@@ -54,13 +61,21 @@ export function createRetirementProcessor(deps: ProcessorDeps) {
       );
       if (rejection) throw new UnrecoverableError(rejection);
       const outcome: Outcome = appended.length > 0 ? { kind: 'retired' } : { kind: 'already_retired' };
-      deps.logger.info({ creditId, attempt, outcome: outcome.kind }, 'retirement job done');
+      deps.metrics.attempt(outcome.kind);
+      if (outcome.kind === 'retired' && requestedAt) deps.metrics.retired((Date.now() - requestedAt.getTime()) / 1000);
+      log.info({ attempt, outcome: outcome.kind }, 'retirement job done');
       return outcome;
     } catch (err) {
-      if (err instanceof UnrecoverableError) throw err;
-      if (err instanceof DomainError && err.code !== 'CREDIT_BUSY') throw new UnrecoverableError(err.message);
-      deps.logger.warn({ creditId, attempt, err }, 'transient fault in a retirement attempt');
-      if (attempt >= (job.opts.attempts ?? 1)) await giveUp(deps, creditId, err, attempt);
+      if (err instanceof UnrecoverableError || (err instanceof DomainError && err.code !== 'CREDIT_BUSY')) {
+        deps.metrics.attempt('rejected');
+        deps.metrics.failure('rejected');
+        log.info({ attempt, reason: err.message }, 'retirement rejected by a rule');
+        throw err instanceof UnrecoverableError ? err : new UnrecoverableError(err.message);
+      }
+      deps.metrics.attempt('transient_fault');
+      deps.metrics.failure(faultCode(err));
+      log.warn({ attempt, err }, 'transient fault in a retirement attempt');
+      if (attempt >= (job.opts.attempts ?? 1)) await giveUp({ ...deps, logger: log }, creditId, err, attempt);
       // Transient: BullMQ retries with backoff. Never swallow it; BullMQ keeps (and the API shows) only our words.
       throw new Error(describeTransientFault(err), { cause: err });
     }
@@ -79,16 +94,17 @@ export function createRetirementProcessor(deps: ProcessorDeps) {
  * Out of attempts on a transient fault: record the failure so callers stop
  * waiting. If even that fails (PostgreSQL still down, or the row lock still
  * held after the longer wait) the request stays pending, and the reconciler
- * will enqueue it again later.
+ * will enqueue it again later. `deps.logger` is the job's child logger, whose
+ * lines already name the credit.
  */
 async function giveUp(deps: ProcessorDeps, creditId: string, cause: unknown, attempt: number): Promise<void> {
   const reason = `gave up after ${attempt} attempts: ${describeTransientFault(cause)}`;
   const lockTimeoutMs = deps.lockTimeoutMs * GIVE_UP_LOCK_PATIENCE;
-  deps.logger.warn({ creditId, attempt, lockTimeoutMs, err: cause }, 'out of attempts; recording the failure');
+  deps.logger.warn({ attempt, lockTimeoutMs, err: cause }, 'out of attempts; recording the failure');
   try {
     await failRetirement(deps.orm.em.fork(), creditId, { reason, attempts: attempt }, { lockTimeoutMs });
-    deps.logger.warn({ creditId, attempt, reason }, 'retirement failed for good');
+    deps.logger.warn({ attempt, reason }, 'retirement failed for good');
   } catch (err) {
-    deps.logger.error({ err, creditId }, 'could not record the failure; the request stays pending for the reconciler');
+    deps.logger.error({ err }, 'could not record the failure; the request stays pending for the reconciler');
   }
 }
