@@ -25,6 +25,9 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/, 'may only hold letters, digits, _ and -').default('ledger'),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
+  // Retirements a worker applies together in one transaction (1: each in its own), and how long one waits for company.
+  WORKER_BATCH_SIZE: z.coerce.number().int().min(1).max(256).default(8),
+  WORKER_BATCH_LINGER_MS: z.coerce.number().int().min(0).max(1000).default(2),
   // PostgreSQL connections per process: the API's default 10; a worker's WORKER_CONCURRENCY + 2 (one per job, one for
   // the reconciler, one spare), and never fewer than WORKER_CONCURRENCY + 1.
   DB_POOL_MAX: z.coerce.number().int().min(2).max(500).optional(),
