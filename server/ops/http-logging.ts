@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
@@ -7,6 +8,8 @@ import { REQUEST_ID_HEADER, requestIdFrom } from './request-id.js';
 const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
 const pathOf = (url: string | undefined) => (url ?? '').split('?')[0] ?? '';
+/** Express rewrites req.url inside a mounted router (/trpc, /admin/queues); originalUrl is what the caller asked for. */
+const requestPath = (req: IncomingMessage) => pathOf((req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url);
 
 /**
  * pino-http: every request gets an ID (the caller's X-Request-Id when it is
@@ -31,10 +34,10 @@ export function requestLogging(logger: Logger): RequestHandler {
     },
     customLogLevel(req, res, err) {
       if (err || res.statusCode >= 500) return 'error';
-      if (res.statusCode < 400 && QUIET_PATHS.has(pathOf(req.url))) return 'debug';
+      if (res.statusCode < 400 && QUIET_PATHS.has(requestPath(req))) return 'debug';
       return 'info';
     },
-    customSuccessMessage: (req, res) => `${req.method} ${pathOf(req.url)} ${res.statusCode}`,
-    customErrorMessage: (req, res) => `${req.method} ${pathOf(req.url)} ${res.statusCode}`,
+    customSuccessMessage: (req, res) => `${req.method} ${requestPath(req)} ${res.statusCode}`,
+    customErrorMessage: (req, res) => `${req.method} ${requestPath(req)} ${res.statusCode}`,
   }) as RequestHandler;
 }

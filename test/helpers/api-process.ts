@@ -12,7 +12,7 @@ export type ApiProcess = {
 };
 
 /** `npm run server`'s entry point as its own OS process; resolves once it logged the URL it listens on. */
-export async function spawnApi(env: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<ApiProcess> {
+export async function spawnApi(env: NodeJS.ProcessEnv, timeoutMs = 90_000): Promise<ApiProcess> {
   const proc = spawn(process.execPath, ['--import', 'tsx', 'server/start-api.ts'], { cwd: repoRoot, env: { ...env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
