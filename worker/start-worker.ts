@@ -11,7 +11,7 @@ import { startWorker, type RunningWorker } from './worker.js';
 /** `npm run worker`: one retirement worker, against DATABASE_URL and REDIS_URL. */
 const env = loadEnv();
 const logger = createLogger('worker', env.LOG_LEVEL, { secrets: secretsOf(env) });
-const orm = await initOrm(requireUrl(env, 'DATABASE_URL'), { poolMax: workerPoolSize(env), statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS });
+const orm = await initOrm(requireUrl(env, 'DATABASE_URL'), { poolMax: workerPoolSize(env), statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS, lockTimeoutMs: env.DB_LOCK_TIMEOUT_MS });
 const registry = createRegistry();
 let running: RunningWorker | null = null;
 

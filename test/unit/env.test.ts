@@ -46,3 +46,14 @@ describe('unset settings', () => {
     expect(() => loadEnv({ ADMIN_API_KEY: 'short' })).toThrow(/ADMIN_API_KEY: ADMIN_API_KEY must be at least 24 characters/);
   });
 });
+
+describe('queue prefix', () => {
+  it('takes a plain name or one Redis Cluster hash tag in braces, and nothing else', () => {
+    expect(loadEnv({}).QUEUE_PREFIX).toBe('ledger');
+    expect(loadEnv({ QUEUE_PREFIX: 'ledger-eu_2' }).QUEUE_PREFIX).toBe('ledger-eu_2');
+    expect(loadEnv({ QUEUE_PREFIX: '{ledger}' }).QUEUE_PREFIX).toBe('{ledger}');
+    for (const bad of ['{ledger', 'ledger}', '{}', 'a{b}', '{a}{b}', 'led ger', 'ledger:x']) {
+      expect(() => loadEnv({ QUEUE_PREFIX: bad }), bad).toThrow(/QUEUE_PREFIX/);
+    }
+  });
+});
