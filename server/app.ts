@@ -4,16 +4,19 @@ import { parse as parseContentType } from 'content-type';
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import getRawBody from 'raw-body';
 import typeis from 'type-is';
-import { RateLimited } from './auth/rate-limits.js';
+import { refuseAsDetail } from './rest/detail.js';
+import { restApi, type RestOptions } from './rest/rest-api.js';
 import { createRequestContext, type Deps } from './trpc/context.js';
+import { retryAfterHeaders } from './trpc/retry-after.js';
 import { appRouter } from './trpc/root.js';
 
 export type RequestLimits = { maxBodyBytes: number; maxBatchSize: number };
 
+/** How a refusal is written: /trpc's shape by default, the REST facade's `{detail}` under /api. */
+export type Refusal = (res: Response, status: number, code: TRPC_ERROR_CODE_KEY, message: string) => void;
+
 /** An error answer in the same JSON shape as tRPC's own, for requests refused before a procedure runs. */
 function refuse(res: Response, status: number, code: TRPC_ERROR_CODE_KEY, message: string): void {
-  // The rest of an unread body is not worth reading: end the connection with the answer.
-  if (status === 413 || status === 415) res.set('Connection', 'close');
   res.status(status).json({ error: { message, code: TRPC_ERROR_CODES_BY_KEY[code], data: { code, httpStatus: status } } });
 }
 
@@ -25,10 +28,12 @@ function refuse(res: Response, status: number, code: TRPC_ERROR_CODE_KEY, messag
  * body of undeclared size is cut off at the limit with 413: the rest is never
  * read, and the connection is closed with the answer.
  */
-function jsonBody(deps: Deps, maxBodyBytes: number): RequestHandler {
+function jsonBody(deps: Pick<Deps, 'logger'>, maxBodyBytes: number, answer: Refusal = refuse): RequestHandler {
   const refuseLogged = (req: Request, res: Response, status: number, code: TRPC_ERROR_CODE_KEY, message: string) => {
     deps.logger.info({ method: req.method, path: req.path, status, contentType: req.headers['content-type'] }, `request refused: ${message}`);
-    refuse(res, status, code, message);
+    // The rest of an unread body is not worth reading: end the connection with the answer.
+    if (status === 413 || status === 415) res.set('Connection', 'close');
+    answer(res, status, code, message);
   };
   return (req, res, next) => {
     if (Number(req.headers['content-length'] ?? 0) > maxBodyBytes) {
@@ -71,7 +76,7 @@ function jsonBody(deps: Deps, maxBodyBytes: number): RequestHandler {
   };
 }
 
-export function createApp(deps: Deps & { limits: RequestLimits }) {
+export function createApp(deps: Deps & { limits: RequestLimits; rest: RestOptions }) {
   const { limits, logger } = deps;
   const app = express();
   app.disable('x-powered-by');
@@ -85,18 +90,15 @@ export function createApp(deps: Deps & { limits: RequestLimits }) {
       router: appRouter,
       createContext: ({ req }) => createRequestContext(deps, req),
       maxBatchSize: limits.maxBatchSize,
-      responseMeta({ errors }) {
-        const limited = errors.map((e) => e.cause).find((c): c is RateLimited => c instanceof RateLimited);
-        const busy = errors.some((e) => e.code === 'TOO_MANY_REQUESTS');
-        if (limited) return { headers: { 'retry-after': String(Math.max(1, Math.ceil(limited.retryAfterMs / 1000))) } };
-        return busy ? { headers: { 'retry-after': '1' } } : {};
-      },
+      responseMeta: ({ errors }) => ({ headers: retryAfterHeaders(errors) }),
       onError({ error, path, type }) {
         if (error.code === 'INTERNAL_SERVER_ERROR') logger.error({ err: error.cause ?? error, path, type }, 'procedure failed');
         else logger.info({ code: error.code, path, type, message: error.message }, 'procedure refused the call');
       },
     }),
   );
+  // The original service's REST paths, /openapi.json and /docs (server/rest), over the same procedures' handlers.
+  app.use(restApi({ ...deps, maxBodyBytes: limits.maxBodyBytes, boundedBody: jsonBody(deps, limits.maxBodyBytes, refuseAsDetail) }));
   app.use((req, res) => {
     logger.info({ method: req.method, path: req.path }, 'no such route');
     refuse(res, 404, 'NOT_FOUND', `no route ${req.method} ${req.path}`);

@@ -23,7 +23,11 @@ const envSchema = z.object({
   // How long an API process trusts what a key resolved to; a revocation reaches every process within it.
   API_KEY_CACHE_MS: z.coerce.number().int().min(0).max(1000).default(500),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/, 'may only hold letters, digits, _ and -').default('ledger'),
+  // In braces it is a Redis Cluster hash tag: every key of the queue then lives in one slot, as BullMQ needs there.
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^(?:[A-Za-z0-9_-]+|\{[A-Za-z0-9_-]+\})$/, 'may only hold letters, digits, _ and -, optionally in braces as a Redis Cluster hash tag ({ledger})')
+    .default('ledger'),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
   // Retirements a worker applies together in one transaction (1: each in its own), and how long one waits for company.
   WORKER_BATCH_SIZE: z.coerce.number().int().min(1).max(256).default(8),
@@ -42,6 +46,9 @@ const envSchema = z.object({
   // Request bounds: bytes of one request body (any content type), and calls in one tRPC batch.
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
   MAX_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(50),
+  // How long POST /api/records/{id}/retire waits for the worker before answering 202: the original service answered
+  // 200 with the `retired` event, and a quick worker still lets it. 0 answers 202 at once; the cap keeps requests short.
+  REST_RETIRE_WAIT_MS: z.coerce.number().int().min(0).max(10_000).default(1500),
   // Calls per key per window, by role (callers without a usable key: per IP address).
   RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(3600).default(1),
   RATE_LIMIT_ISSUER: z.coerce.number().int().min(1).default(1000),

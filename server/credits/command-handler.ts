@@ -1,4 +1,6 @@
-import { LockWaitTimeoutException, type EntityManager } from '@mikro-orm/postgresql';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { sessionLockTimeoutMs } from '../db/mikro-orm.config.js';
+import { isLockTimeout } from '../db/orm.js';
 import { lockCredit, saveCredit } from './credit-store.js';
 import { DomainError } from './errors.js';
 import { appendWithProjections, chained, headOf, readStream } from './event-store.js';
@@ -36,8 +38,6 @@ export type Handled = {
   projectionRepaired: boolean;
 };
 
-const isLockTimeout = (err: unknown) => err instanceof LockWaitTimeoutException || (err as { code?: unknown }).code === '55P03';
-
 /**
  * A transaction that waits at most `lockTimeoutMs` for any lock it needs; a
  * lock held longer by someone else ends it with DomainError CREDIT_BUSY
@@ -47,7 +47,8 @@ const isLockTimeout = (err: unknown) => err instanceof LockWaitTimeoutException 
 export async function lockingTransaction<T>(em: EntityManager, creditId: string, lockTimeoutMs: number, work: (tx: EntityManager) => Promise<T>): Promise<T> {
   try {
     return await em.transactional(async (tx) => {
-      await tx.execute(`set local lock_timeout = ${Math.trunc(lockTimeoutMs)}`);
+      // Connections already start with DB_LOCK_TIMEOUT_MS (ormConfig): only a different wait costs a round trip.
+      if (sessionLockTimeoutMs(tx.config) !== lockTimeoutMs) await tx.execute(`set local lock_timeout = ${Math.trunc(lockTimeoutMs)}`);
       return work(tx);
     });
   } catch (err) {
