@@ -17,6 +17,7 @@ export const workerOptionsFromEnv = (env: Env) => ({
   lockDurationMs: env.WORKER_LOCK_DURATION_MS,
   lockTimeoutMs: env.DB_LOCK_TIMEOUT_MS,
   maxStalls: env.RETIREMENT_MAX_STALLS,
+  checkpointIntervalMs: env.CHECKPOINT_INTERVAL_MS,
 });
 
 /**

@@ -9,11 +9,15 @@ import { GIVE_UP_LOCK_PATIENCE } from '../server/env.js';
 import type { RetirementJobData } from '../server/queue/retirement-queue.js';
 import { failRetirement, WORKER_ACTOR } from '../server/credits/retire.handler.js';
 import { describeTransientFault } from '../server/queue/failure-reason.js';
+import { issueCertificateOnRetirement } from '../server/proofs/issue-certificate.js';
+import type { ProofSettings } from '../server/proofs/signing-key.js';
 
 export type ProcessorDeps = {
   orm: Orm;
   logger: Logger;
   lockTimeoutMs: number;
+  /** The signing key and issuer: each retirement's certificate is signed in the transaction that appends `retired`. */
+  proofs: ProofSettings;
   /** Test-only: pause this long holding the row lock on each attempt. Default 0 (no pause). */
   testHoldLockMs?: number;
 };
@@ -29,6 +33,7 @@ type Outcome = { kind: 'retired' } | { kind: 'already_retired' };
  */
 export function createRetirementProcessor(deps: ProcessorDeps) {
   const holdMs = deps.testHoldLockMs ?? 0;
+  const afterAppend = issueCertificateOnRetirement(deps.proofs);
 
   return async (job: Job<RetirementJobData>): Promise<Outcome> => {
     const { creditId } = job.data;
@@ -50,7 +55,7 @@ export function createRetirementProcessor(deps: ProcessorDeps) {
             return { events: decide({ type: 'fail_retirement', failedReason: err.message, attempts: attempt }, state), actor: WORKER_ACTOR };
           }
         },
-        { lockTimeoutMs: deps.lockTimeoutMs, now: new Date(), ...(holdMs > 0 ? { afterLock: () => sleep(holdMs) } : {}) },
+        { lockTimeoutMs: deps.lockTimeoutMs, now: new Date(), afterAppend, ...(holdMs > 0 ? { afterLock: () => sleep(holdMs) } : {}) },
       );
       if (rejection) throw new UnrecoverableError(rejection);
       const outcome: Outcome = appended.length > 0 ? { kind: 'retired' } : { kind: 'already_retired' };

@@ -6,6 +6,8 @@ import { RETIREMENT_QUEUE, RetirementQueue, STALLED_OUT, type RetirementJobData 
 import { hasPendingRetirement } from '../server/credits/credit-store.js';
 import { reconcile, settleIfStalledOut } from '../server/queue/reconcile.js';
 import { createRetirementProcessor } from './retire-credit.js';
+import { makeCheckpoint } from '../server/proofs/checkpoint-maker.js';
+import type { ProofSettings } from '../server/proofs/signing-key.js';
 
 export type WorkerOptions = {
   orm: Orm;
@@ -19,11 +21,15 @@ export type WorkerOptions = {
   lockTimeoutMs: number;
   /** A job whose worker died more than this many times fails for good (RETIREMENT_MAX_STALLS). */
   maxStalls: number;
+  /** Signs certificates (in each retirement's transaction) and checkpoints. */
+  proofs: ProofSettings;
+  /** How often to make a checkpoint of the log (CHECKPOINT_INTERVAL_MS); 0: never (the admin script still can). */
+  checkpointIntervalMs: number;
   /** Test-only fault injection (WORKER_TEST_HOLD_LOCK_MS); leave unset in production. */
   testHoldLockMs?: number;
 };
 
-export type RunningWorker = { worker: Worker; reconcileNow(): Promise<void>; close(): Promise<void> };
+export type RunningWorker = { worker: Worker; reconcileNow(): Promise<void>; checkpointNow(): Promise<void>; close(): Promise<void> };
 
 export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const { logger } = opts;
@@ -84,14 +90,32 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const timer = setInterval(() => void reconcileNow(), opts.reconcileIntervalMs);
   void reconcileNow();
 
+  // Checkpoints of the log: one at a time per process, and across processes whoever gets the advisory lock makes it.
+  let checkpointing: Promise<void> | null = null;
+  const checkpointNow = () => {
+    checkpointing ??= makeCheckpoint(opts.orm.em.fork(), opts.proofs)
+      .then((r) => {
+        if (r.made) logger.info({ size: r.checkpoint.size, root: r.checkpoint.root, cursor: r.checkpoint.cursor }, 'checkpoint made');
+      })
+      .catch((err: Error) => logger.warn({ err: err.message }, 'checkpoint failed; will try again'))
+      .finally(() => {
+        checkpointing = null;
+      });
+    return checkpointing;
+  };
+  const checkpointTimer = opts.checkpointIntervalMs > 0 ? setInterval(() => void checkpointNow(), opts.checkpointIntervalMs) : null;
+
   return {
     worker,
     reconcileNow,
+    checkpointNow,
     async close() {
       clearInterval(timer);
+      if (checkpointTimer) clearInterval(checkpointTimer);
       // Waits for jobs in flight; takes no new ones meanwhile.
       await worker.close();
       await running;
+      await checkpointing;
       await retirements.close();
       connection.disconnect();
     },
