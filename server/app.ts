@@ -5,6 +5,7 @@ import express, { type ErrorRequestHandler, type Request, type RequestHandler, t
 import getRawBody from 'raw-body';
 import typeis from 'type-is';
 import { RateLimited } from './auth/rate-limits.js';
+import { publicProofRoutes, type PublicProofs } from './proofs/routes.js';
 import { createRequestContext, type Deps } from './trpc/context.js';
 import { appRouter } from './trpc/root.js';
 
@@ -71,7 +72,7 @@ function jsonBody(deps: Deps, maxBodyBytes: number): RequestHandler {
   };
 }
 
-export function createApp(deps: Deps & { limits: RequestLimits }) {
+export function createApp(deps: Deps & { limits: RequestLimits; publicProofs?: PublicProofs }) {
   const { limits, logger } = deps;
   const app = express();
   app.disable('x-powered-by');
@@ -97,6 +98,8 @@ export function createApp(deps: Deps & { limits: RequestLimits }) {
       },
     }),
   );
+  // The ledger's public keys and retirement pages (server/proofs), for anyone without a key.
+  if (deps.publicProofs) app.use(publicProofRoutes(deps, deps.publicProofs));
   app.use((req, res) => {
     logger.info({ method: req.method, path: req.path }, 'no such route');
     refuse(res, 404, 'NOT_FOUND', `no route ${req.method} ${req.path}`);

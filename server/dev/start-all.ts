@@ -8,6 +8,7 @@ import { createLogger } from '../logger.js';
 import { closeOnSignal } from '../shutdown.js';
 import { localAdminKey } from './admin-key.js';
 import { ensureServices } from './ensure-services.js';
+import { localSigningKey } from '../proofs/signing-key.js';
 
 /**
  * `npm start`: the whole ledger on one machine for development. Uses
@@ -43,9 +44,17 @@ if (!adminApiKey) {
   adminKeySource = `${local.path} (${local.created ? 'generated now' : 'kept from an earlier run'}; set ADMIN_API_KEY to use your own)`;
 }
 
+// The ledger's signing key (certificates, checkpoints): LEDGER_SIGNING_KEY, else one made once into the data folder.
+let signingKey = env.LEDGER_SIGNING_KEY;
+if (!signingKey) {
+  const local = await localSigningKey(dataRoot);
+  signingKey = local.pem;
+  say(`signing key: ${local.path} (${local.created ? 'generated now' : 'kept from an earlier run'}; set LEDGER_SIGNING_KEY to use your own)`);
+}
+
 // The API and the worker get the app's role only; the owner's URL stays here.
 const { MIGRATION_DATABASE_URL: _ownerUrl, ...inherited } = process.env;
-const childEnv = { ...inherited, DATABASE_URL: services.databaseUrl, REDIS_URL: services.redisUrl, ADMIN_API_KEY: adminApiKey };
+const childEnv = { ...inherited, DATABASE_URL: services.databaseUrl, REDIS_URL: services.redisUrl, ADMIN_API_KEY: adminApiKey, LEDGER_SIGNING_KEY: signingKey };
 const children = new Map<string, ChildProcess>();
 let stopping = false;
 
@@ -83,5 +92,6 @@ while (!stopping && !(await fetch(`${url}/healthz`).then((r) => r.ok, () => fals
 if (!stopping) {
   say(`ledger API: ${url}/trpc   (health: ${url}/healthz)`);
   say(`admin API key: read it from ${adminKeySource}`);
+  say(`public keys (JWK Set): ${url}/.well-known/jwks.json`);
   say(`try: curl -s -H "Authorization: Bearer $(cat ${dataRoot}/admin-api-key 2>/dev/null || echo "$ADMIN_API_KEY")" '${url}/trpc/credits.list?input=%7B%7D'`);
 }
