@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, type JsonWebKeyInput } from 'node:crypto';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 
 /*
  * Checks of the key settings as server/env.ts parses them, synchronously and
@@ -24,7 +24,7 @@ export function signingKeyProblem(raw: string): string | null {
     const jwk: unknown = JSON.parse(text);
     if (!isRecord(jwk) || jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519') return 'must be an Ed25519 key: a PKCS#8 PEM or a JWK with "kty":"OKP","crv":"Ed25519"';
     if (typeof jwk.d !== 'string') return 'is a public JWK: the signing key needs its private part "d"';
-    createPrivateKey({ key: jwk, format: 'jwk' } as JsonWebKeyInput);
+    createPrivateKey({ key: jwk, format: 'jwk' });
     return null;
   } catch {
     return 'is neither a PKCS#8 PEM nor a JWK of an Ed25519 private key';
@@ -51,7 +51,7 @@ export function previousKeysProblem(raw: string): string | null {
     if (!isRecord(jwk) || jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519' || typeof jwk.x !== 'string') return `key ${i} is not an Ed25519 public JWK ("kty":"OKP","crv":"Ed25519","x":…)`;
     if ('d' in jwk) return `key ${i} holds a private part "d": give public keys only`;
     try {
-      createPublicKey({ key: jwk, format: 'jwk' } as JsonWebKeyInput);
+      createPublicKey({ key: jwk, format: 'jwk' });
     } catch {
       return `key ${i} is not a valid Ed25519 public key`;
     }

@@ -76,7 +76,7 @@ export class TreeFold {
   /** Adds the next leaf, given as its leaf hash (leafHash(data)). */
   push(leaf: Uint8Array): void {
     if (!isHash(leaf)) throw new TypeError('a leaf hash is 32 bytes');
-    let top = { hash: Buffer.from(leaf), size: 1 };
+    let top: { hash: Hash; size: number } = { hash: Buffer.from(leaf), size: 1 };
     for (let below = this.stack.at(-1); below && below.size === top.size; below = this.stack.at(-1)) {
       this.stack.pop();
       top = { hash: nodeHash(below.hash, top.hash), size: below.size * 2 };

@@ -1,4 +1,5 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exportJWK, exportPKCS8, generateKeyPair, importJWK, importPKCS8, type CryptoKey, type JWK } from 'jose';
@@ -42,8 +43,9 @@ export const localDataRoot = (env: Pick<Env, 'DATA_DIR'>): string => env.DATA_DI
 
 /**
  * For development only: the key kept in <dataRoot>/ledger-signing-key.pem
- * (mode 0600), made the first time. Two processes starting at once agree:
- * the file is created exclusively, and the loser reads the winner's.
+ * (mode 0600), made the first time. Processes starting at once agree: the
+ * key is written whole to a file of its own and then linked into place, which
+ * fails if another got there first; the loser reads the winner's.
  */
 export async function localSigningKey(dataRoot: string): Promise<{ pem: string; path: string; created: boolean }> {
   const path = join(dataRoot, 'ledger-signing-key.pem');
@@ -55,13 +57,32 @@ export async function localSigningKey(dataRoot: string): Promise<{ pem: string; 
   }
   await mkdir(dataRoot, { recursive: true });
   const pem = await generateSigningKeyPem();
+  const draft = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  await writeFile(draft, pem, { mode: 0o600, flag: 'wx' });
   try {
-    await writeFile(path, pem, { mode: 0o600, flag: 'wx' });
+    await link(draft, path);
     return { pem: pem.trim(), path, created: true };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     return { pem: await read(), path, created: false };
+  } finally {
+    await rm(draft, { force: true });
   }
+}
+
+/**
+ * The public keys to check proofs with, from the settings alone: the signing
+ * key's public half (LEDGER_SIGNING_KEY, or outside production the
+ * development key if there is one; none is made here) and the previous keys.
+ */
+export async function publicKeysFromEnv(env: Env): Promise<LedgerJwks> {
+  let current: LedgerPublicJwk | null = null;
+  if (env.LEDGER_SIGNING_KEY) current = (await importSigningKey(env.LEDGER_SIGNING_KEY)).publicJwk;
+  else if (!isProduction(env)) {
+    const pem = await readFile(join(localDataRoot(env), 'ledger-signing-key.pem'), 'utf8').catch(() => null);
+    if (pem) current = (await importSigningKey(pem)).publicJwk;
+  }
+  return jwksOf(current, await previousJwks(env));
 }
 
 export const isProduction = (env: Pick<Env, 'NODE_ENV'>): boolean => env.NODE_ENV === 'production';
