@@ -158,6 +158,7 @@ export const CheckpointLeafEntity = defineEntity({
     leafIndex: p.bigint('string').primary(),
     txId: p.text().columnType('xid8'),
     position: p.bigint('string'),
+    creditId: p.text(),
     hash: p.text(),
   },
 });

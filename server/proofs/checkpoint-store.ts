@@ -50,8 +50,8 @@ export const leavesFrom = (em: EntityManager, fromIndex: string, limit: number):
 export async function insertLeavesFromFeed(em: EntityManager, firstIndex: number, after: FeedCursor, last: FeedCursor): Promise<number> {
   const rows = await em.execute<{ n: string }[]>(
     `with stored as (
-       insert into checkpoint_leaves (leaf_index, tx_id, position, hash)
-       select ?::bigint + row_number() over (order by tx_id, position) - 1, tx_id, position, hash from events
+       insert into checkpoint_leaves (leaf_index, tx_id, position, credit_id, hash)
+       select ?::bigint + row_number() over (order by tx_id, position) - 1, tx_id, position, credit_id, hash from events
        where (tx_id, position) > (?::xid8, ?) and (tx_id, position) <= (?::xid8, ?)
        returning 1)
      select count(*)::text as n from stored`,
@@ -94,4 +94,13 @@ export async function indexedEvent(em: EntityManager, position: string): Promise
 export async function tryCheckpointLock(em: EntityManager): Promise<boolean> {
   const [row] = await em.execute<{ locked: boolean }[]>(`select pg_try_advisory_xact_lock(hashtext('ledger:checkpoints')) as locked`);
   return row?.locked === true;
+}
+
+/** Which credit's event sits at `position` now, if any. */
+export async function eventAtPosition(em: EntityManager, position: string): Promise<{ creditId: string; version: number; txId: string } | null> {
+  const [row] = await em.execute<{ creditId: string; version: number; txId: string }[]>(
+    `select credit_id as "creditId", version, tx_id::text as "txId" from events where position = ?`,
+    [position],
+  );
+  return row ?? null;
 }

@@ -39,6 +39,7 @@ export class Migration20261215000000_proofs extends Migration {
         leaf_index  bigint primary key check (leaf_index >= 0),
         tx_id       xid8 not null,
         position    bigint not null,
+        credit_id   text not null,
         hash        text not null check (hash ~ '^[0-9a-f]{64}$')
       )`);
     for (const table of ['retirement_certificates', 'checkpoints', 'checkpoint_leaves']) {
