@@ -1,7 +1,7 @@
 import { LockWaitTimeoutException, type EntityManager } from '@mikro-orm/postgresql';
 import { lockCredit, saveCredit } from './credit-store.js';
 import { DomainError } from './errors.js';
-import { appendWithProjection, chained, headOf, readStream } from './event-store.js';
+import { appendWithProjections, chained, headOf, readStream } from './event-store.js';
 import type { CreditEvent, StoredEvent } from './events.js';
 import { projectionDiff, projectionOf } from './projection.js';
 import { replay, type CreditState } from './state.js';
@@ -88,7 +88,7 @@ export async function handleCommand(
     if (after.status === 'absent') throw new Error(`credit ${creditId} vanished from its own stream`);
     const projection = projectionOf(after);
     if (next.length > 0) {
-      const appended = await appendWithProjection(tx, next, projection);
+      const appended = await appendWithProjections(tx, next, [projection]);
       await opts.afterAppend?.(tx, appended, after);
       return { before, after, appended, projectionRepaired: false };
     }
