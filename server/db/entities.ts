@@ -134,7 +134,7 @@ export const CheckpointEntity = defineEntity({
   name: 'Checkpoint',
   tableName: 'checkpoints',
   properties: {
-    size: p.bigint('string').primary(),
+    size: p.bigint('string').primary().autoincrement(false),
     /** The RFC 6962 Merkle root of those events' hashes, hex. */
     root: p.text(),
     /** The feed cursor of the last event covered. */
@@ -155,7 +155,7 @@ export const CheckpointLeafEntity = defineEntity({
   name: 'CheckpointLeaf',
   tableName: 'checkpoint_leaves',
   properties: {
-    leafIndex: p.bigint('string').primary(),
+    leafIndex: p.bigint('string').primary().autoincrement(false),
     txId: p.text().columnType('xid8'),
     position: p.bigint('string'),
     creditId: p.text(),
