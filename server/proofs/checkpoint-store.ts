@@ -66,9 +66,10 @@ export type FeedLeaf = { txId: string; position: string; hash: string };
 /** The feed's leaves after `after`, below the watermark `upTo` (and up to `last` when given), in feed order. */
 export async function feedLeaves(em: EntityManager, after: FeedCursor, limit: number, upTo: string, last?: FeedCursor): Promise<FeedLeaf[]> {
   return em.execute<FeedLeaf[]>(
-    `select tx_id::text as "txId", position::text as position, hash from events
-     where (tx_id, position) > (?::xid8, ?) and tx_id < ?::xid8 ${last ? 'and (tx_id, position) <= (?::xid8, ?)' : ''}
-     order by tx_id, position limit ?`,
+    // Ordered by the columns, not by the text aliases of the output (which would put 10 before 2).
+    `select e.tx_id::text as "txId", e.position::text as position, e.hash from events e
+     where (e.tx_id, e.position) > (?::xid8, ?) and e.tx_id < ?::xid8 ${last ? 'and (e.tx_id, e.position) <= (?::xid8, ?)' : ''}
+     order by e.tx_id, e.position limit ?`,
     [after.txId, after.position, upTo, ...(last ? [last.txId, last.position] : []), limit],
   );
 }
