@@ -95,7 +95,7 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-describe('admin certificate verify', () => {
+describe('admin certificate verify', { timeout: 180_000 }, () => {
   it('says which key signed a certificate and prints it, offline, from a saved JWK Set or its URL', async () => {
     const id = ids[0] ?? '';
     const file = path.join(dir, 'certificate.json');
@@ -134,7 +134,7 @@ describe('admin certificate verify', () => {
   });
 });
 
-describe('admin checkpoint, verify and verify --checkpoint', () => {
+describe('admin checkpoint, verify and verify --checkpoint', { timeout: 180_000 }, () => {
   let size: number;
 
   it('checkpoint signs the settled log and saves it; verify checks it and every certificate', async () => {
