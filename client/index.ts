@@ -29,3 +29,12 @@ export {
   type LedgerErrorKind,
 } from './errors.js';
 export { retireAndWait, type RetireAndWaitOptions, type RetireAndWaitResult } from './retire-and-wait.js';
+export { verifyCertificate, type CertificateVerification, type RetirementCertificate, type VerificationFailure } from './verify-certificate.js';
+export {
+  eventLeafHash,
+  verifyCheckpoint,
+  verifyConsistencyProof,
+  verifyInclusionProof,
+  type CheckpointPayload,
+  type CheckpointVerification,
+} from './verify-proofs.js';

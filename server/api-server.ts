@@ -9,11 +9,14 @@ import { createRegistry, registerDbPool, registerHttpMetrics, registerQueueDepth
 import { checkReadiness } from './ops/readiness.js';
 import { producerConnection } from './queue/redis.js';
 import { RetirementQueue } from './queue/retirement-queue.js';
+import { proofSettingsFromEnv } from './proofs/signing-key.js';
 
 export type RunningApi = { url: string; orm: Orm; server: Server; close(): Promise<void> };
 
 /** The API in this process: env → orm → queue producer and rate limits → app → listen. */
 export async function startApiServer(env: Env, urls: { databaseUrl: string; redisUrl: string }, logger: Logger): Promise<RunningApi> {
+  // Only the public half of the signing key is used here: the JWK Set at /.well-known/jwks.json.
+  const proofs = await proofSettingsFromEnv(env, (message) => logger.warn(message));
   const orm = await initOrm(urls.databaseUrl, { poolMax: env.DB_POOL_MAX ?? 10, statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS, lockTimeoutMs: env.DB_LOCK_TIMEOUT_MS });
   const onRedisError = (err: Error) => logger.debug({ err: err.message }, 'redis producer error');
   const retirements = new RetirementQueue(urls.redisUrl, { prefix: env.QUEUE_PREFIX, attempts: env.RETIREMENT_MAX_ATTEMPTS, onError: onRedisError });
@@ -31,6 +34,7 @@ export async function startApiServer(env: Env, urls: { databaseUrl: string; redi
     lockTimeoutMs: env.DB_LOCK_TIMEOUT_MS,
     limits: { maxBodyBytes: env.MAX_BODY_BYTES, maxBatchSize: env.MAX_BATCH_SIZE },
     rest: { retireWaitMs: env.REST_RETIRE_WAIT_MS },
+    publicProofs: { jwks: proofs.jwks, publicRetirements: env.PUBLIC_RETIREMENTS },
     ...(adminApiKey ? { adminApiKey } : {}),
     ops: {
       readiness: () => checkReadiness({ orm, pingRedis: () => retirements.ping(), timeoutMs: env.READINESS_TIMEOUT_MS }),

@@ -13,6 +13,7 @@ import { METRICS_CONTENT_TYPE, type HttpMetrics } from './ops/metrics.js';
 import { QUEUE_DASHBOARD_PATH, queueDashboard } from './ops/queue-dashboard.js';
 import type { Readiness } from './ops/readiness.js';
 import { measureRequests } from './ops/request-metrics.js';
+import { publicProofRoutes, type PublicProofs } from './proofs/routes.js';
 import { createRequestContext, type Deps } from './trpc/context.js';
 import { retryAfterHeaders } from './trpc/retry-after.js';
 import { appRouter } from './trpc/root.js';
@@ -91,7 +92,7 @@ function jsonBody(maxBodyBytes: number, answer: Refusal = refuse): RequestHandle
   };
 }
 
-export function createApp(deps: Deps & { limits: RequestLimits; rest: RestOptions; ops: OpsDeps }) {
+export function createApp(deps: Deps & { limits: RequestLimits; rest: RestOptions; ops: OpsDeps; publicProofs?: PublicProofs }) {
   const { limits, logger, ops } = deps;
   const app = express();
   app.disable('x-powered-by');
@@ -128,6 +129,8 @@ export function createApp(deps: Deps & { limits: RequestLimits; rest: RestOption
       },
     }),
   );
+  // The ledger's public keys and retirement pages (server/proofs), for anyone without a key.
+  if (deps.publicProofs) app.use(publicProofRoutes(deps, deps.publicProofs));
   // The original service's REST paths, /openapi.json and /docs (server/rest), over the same procedures' handlers.
   app.use(restApi({ ...deps, maxBodyBytes: limits.maxBodyBytes, boundedBody: jsonBody(limits.maxBodyBytes, refuseAsDetail) }));
   app.use((req, res) => {

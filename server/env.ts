@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { previousKeysProblem, signingKeyProblem } from './proofs/key-settings.js';
 
 /**
  * The worker's give-up path (recording a retirement's failure after its last
@@ -70,6 +71,29 @@ const envSchema = z.object({
   READINESS_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(2_000),
   // The worker's probes and metrics (/healthz, /readyz, /metrics); unset: the worker serves no HTTP. 0 picks a free port.
   WORKER_HTTP_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  // Proofs (server/proofs): the Ed25519 key that signs certificates and checkpoints, earlier public keys still needed
+  // to check old proofs, the ledger's name in them (iss), the public retirement pages, how often checkpoints are made.
+  LEDGER_SIGNING_KEY: z
+    .string()
+    .optional()
+    .superRefine((v, ctx) => {
+      const problem = v === undefined ? null : signingKeyProblem(v);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
+  LEDGER_PREVIOUS_PUBLIC_KEYS: z
+    .string()
+    .optional()
+    .superRefine((v, ctx) => {
+      const problem = v === undefined || v.trim() === '' ? null : previousKeysProblem(v);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
+  LEDGER_ISSUER: z.string().trim().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces, e.g. https://ledger.example.org').default('carbon-credit-ledger'),
+  PUBLIC_RETIREMENTS: z.stringbool().default(true),
+  CHECKPOINT_INTERVAL_MS: z.coerce
+    .number()
+    .int()
+    .refine((v) => v === 0 || (v >= 1000 && v <= 86_400_000), '0 (off) or from 1000 to 86400000')
+    .default(60_000),
 }).superRefine((env, ctx) => {
   if (env.HTTP_HEADERS_TIMEOUT_MS <= env.HTTP_KEEP_ALIVE_TIMEOUT_MS) {
     ctx.addIssue({

@@ -20,6 +20,7 @@ export const workerOptionsFromEnv = (env: Env) => ({
   lockTimeoutMs: env.DB_LOCK_TIMEOUT_MS,
   maxStalls: env.RETIREMENT_MAX_STALLS,
   probeTimeoutMs: env.READINESS_TIMEOUT_MS,
+  checkpointIntervalMs: env.CHECKPOINT_INTERVAL_MS,
 });
 
 /**

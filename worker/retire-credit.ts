@@ -12,12 +12,16 @@ import type { RetirementJobData } from '../server/queue/retirement-queue.js';
 import { failRetirement, WORKER_ACTOR } from '../server/credits/retire.handler.js';
 import { describeTransientFault, faultCode } from '../server/queue/failure-reason.js';
 import type { WorkerMetrics } from '../server/ops/metrics.js';
+import { issueCertificateOnRetirement } from '../server/proofs/issue-certificate.js';
+import type { ProofSettings } from '../server/proofs/signing-key.js';
 
 export type ProcessorDeps = {
   orm: Orm;
   logger: Logger;
   metrics: WorkerMetrics;
   lockTimeoutMs: number;
+  /** The signing key and issuer: each retirement's certificate is signed in the transaction that appends `retired`. */
+  proofs: ProofSettings;
   /** Retirements applied together in one transaction, at most (WORKER_BATCH_SIZE; 1: each alone). */
   batchSize: number;
   /** How long a retirement waits for others to share its transaction (WORKER_BATCH_LINGER_MS). */
@@ -76,7 +80,9 @@ function retirementCommand(creditId: string, attempt: number, log: Logger): Reti
  */
 export function createRetirementProcessor(deps: ProcessorDeps) {
   const holdMs = deps.testHoldLockMs ?? 0;
-  const handleOptions = () => ({ lockTimeoutMs: deps.lockTimeoutMs, now: new Date(), ...(holdMs > 0 ? { afterLock: () => sleep(holdMs) } : {}) });
+  // Alone or in a batch, the certificate is signed in the transaction that appends `retired`.
+  const afterAppend = issueCertificateOnRetirement(deps.proofs);
+  const handleOptions = () => ({ lockTimeoutMs: deps.lockTimeoutMs, now: new Date(), afterAppend, ...(holdMs > 0 ? { afterLock: () => sleep(holdMs) } : {}) });
   const batches = new DataLoader<RetirementCommand, BatchOutcome>(
     async (commands) => {
       // One job per credit is BullMQ's rule; should a credit still come twice, the second waits its turn alone.

@@ -5,12 +5,15 @@ import { createRegistry } from '../server/ops/metrics.js';
 import { checkReadiness } from '../server/ops/readiness.js';
 import { closeOnSignal } from '../server/shutdown.js';
 import { startWorkerHttp, type WorkerHttp } from './http.js';
+import { proofSettingsFromEnv } from '../server/proofs/signing-key.js';
 import { testHoldLockMsFromEnv, workerOptionsFromEnv, workerPoolSize } from './options.js';
 import { startWorker, type RunningWorker } from './worker.js';
 
 /** `npm run worker`: one retirement worker, against DATABASE_URL and REDIS_URL. */
 const env = loadEnv();
 const logger = createLogger('worker', env.LOG_LEVEL, { secrets: secretsOf(env) });
+// The signing key for certificates and checkpoints; NODE_ENV=production refuses to start without LEDGER_SIGNING_KEY.
+const proofs = await proofSettingsFromEnv(env, (message) => logger.warn(message));
 const orm = await initOrm(requireUrl(env, 'DATABASE_URL'), { poolMax: workerPoolSize(env), statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS, lockTimeoutMs: env.DB_LOCK_TIMEOUT_MS });
 const registry = createRegistry();
 let running: RunningWorker | null = null;
@@ -44,8 +47,8 @@ if (env.WORKER_HTTP_PORT === undefined) {
 
 const testHoldLockMs = testHoldLockMsFromEnv();
 if (testHoldLockMs > 0) logger.warn({ testHoldLockMs }, 'TEST-ONLY WORKER_TEST_HOLD_LOCK_MS is set: every attempt pauses holding its row lock');
-running = await startWorker({ ...workerOptionsFromEnv(env), testHoldLockMs, orm, logger, registry, redisUrl: requireUrl(env, 'REDIS_URL') });
-logger.info({ concurrency: env.WORKER_CONCURRENCY, prefix: env.QUEUE_PREFIX }, 'retirement worker started');
+running = await startWorker({ ...workerOptionsFromEnv(env), testHoldLockMs, orm, logger, registry, proofs, redisUrl: requireUrl(env, 'REDIS_URL') });
+logger.info({ concurrency: env.WORKER_CONCURRENCY, prefix: env.QUEUE_PREFIX, kid: proofs.signer.kid, checkpointIntervalMs: env.CHECKPOINT_INTERVAL_MS }, 'retirement worker started');
 
 // Jobs in flight are finished first; past the lock duration another worker would take them over anyway.
 closeOnSignal(logger, { graceMs: env.WORKER_LOCK_DURATION_MS, stopping: 'finishing jobs in flight, then exiting' }, async () => {

@@ -8,6 +8,8 @@ import { RETIREMENT_QUEUE, RetirementQueue, STALLED_OUT, type RetirementJobData 
 import { hasPendingRetirement } from '../server/credits/credit-store.js';
 import { reconcile, settleIfStalledOut } from '../server/queue/reconcile.js';
 import { createRetirementProcessor } from './retire-credit.js';
+import { makeCheckpoint } from '../server/proofs/checkpoint-maker.js';
+import type { ProofSettings } from '../server/proofs/signing-key.js';
 
 export type WorkerOptions = {
   orm: Orm;
@@ -24,6 +26,10 @@ export type WorkerOptions = {
   lockTimeoutMs: number;
   /** A job whose worker died more than this many times fails for good (RETIREMENT_MAX_STALLS). */
   maxStalls: number;
+  /** Signs certificates (in each retirement's transaction) and checkpoints. */
+  proofs: ProofSettings;
+  /** How often to make a checkpoint of the log (CHECKPOINT_INTERVAL_MS); 0: never (the admin script still can). */
+  checkpointIntervalMs: number;
   /** Test-only fault injection (WORKER_TEST_HOLD_LOCK_MS); leave unset in production. */
   testHoldLockMs?: number;
   /** How long a scrape waits for Redis's job counts (READINESS_TIMEOUT_MS). */
@@ -41,6 +47,7 @@ export type RunningWorker = {
   /** Null while the BullMQ worker runs, else what is wrong (for /readyz). */
   problem(): string | null;
   reconcileNow(): Promise<void>;
+  checkpointNow(): Promise<void>;
   close(): Promise<void>;
 };
 
@@ -116,18 +123,36 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   void reconcileNow();
 
   let closing = false;
+  // Checkpoints of the log: one at a time per process, and across processes whoever gets the advisory lock makes it.
+  let checkpointing: Promise<void> | null = null;
+  const checkpointNow = () => {
+    checkpointing ??= makeCheckpoint(opts.orm.em.fork(), opts.proofs)
+      .then((r) => {
+        if (r.made) logger.info({ size: r.checkpoint.size, root: r.checkpoint.root, cursor: r.checkpoint.cursor }, 'checkpoint made');
+      })
+      .catch((err: Error) => logger.warn({ err: err.message }, 'checkpoint failed; will try again'))
+      .finally(() => {
+        checkpointing = null;
+      });
+    return checkpointing;
+  };
+  const checkpointTimer = opts.checkpointIntervalMs > 0 ? setInterval(() => void checkpointNow(), opts.checkpointIntervalMs) : null;
+
   return {
     worker,
     retirements,
     registry,
     problem: () => (closing ? 'the worker is stopping' : worker.isRunning() ? null : 'the BullMQ worker is not running'),
     reconcileNow,
+    checkpointNow,
     async close() {
       closing = true;
       clearInterval(timer);
+      if (checkpointTimer) clearInterval(checkpointTimer);
       // Waits for jobs in flight; takes no new ones meanwhile.
       await worker.close();
       await running;
+      await checkpointing;
       await retirements.close();
       connection.disconnect();
     },

@@ -22,6 +22,9 @@ function settings(source: NodeJS.ProcessEnv): Env {
   }
 }
 
+/** Every setting, checked (a bad value is a usage error naming it): for commands that need more than a URL. */
+export const environment = (source: NodeJS.ProcessEnv = process.env): Env => settings(source);
+
 /** What the settings are when nothing is set, for help texts. */
 export const ENV_DEFAULTS: Env = loadEnv({});
 

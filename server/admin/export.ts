@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { canonicalJson } from '../credits/event-hash.js';
 import { countFeed, cursorOf, FEED_START, feedWatermark, readFeed, type FeedCursor } from '../credits/event-store.js';
 import type { StoredEvent } from '../credits/events.js';
+import type { CheckpointView } from '../proofs/checkpoint.js';
 import { decodeFeedCursor, encodeFeedCursor } from '../events/feed-cursor.js';
 import { databaseUrl, intOption } from './config.js';
 import { csvLine } from './csv.js';
@@ -45,6 +46,14 @@ The export covers every event of the transactions that had finished when it
 started (those still running appear in a later export), in constant memory.
 The summary gives the cursor to continue from later with --after <cursor>.
 
+An export from the start of the log (no --after) ends with the latest signed
+checkpoint, which covers a prefix of the exported events, so the file can be
+checked on its own: in JSON Lines a last line {"checkpoint": {size, root,
+cursor, issuedAt, kid, jws}}; in CSV a last row whose type is "checkpoint",
+hash the root, occurredAt its issuedAt and data the same JSON object. The
+root is the RFC 6962 Merkle root of the first <size> events' hashes, in the
+file's order (README, "Proofs").
+
 Exit code: 0 exported, 2 usage/connection error.`,
     )
     .action(async (opts: ExportOptions) => {
@@ -62,6 +71,8 @@ async function runExport(opts: ExportOptions, out: Output): Promise<ExitCode> {
   const startedAt = Date.now();
   const url = databaseUrl();
   const { eventView, withDatabase } = await import('./lazy.js');
+  const { latestCheckpoint } = await import('../proofs/checkpoint-store.js');
+  const { checkpointView } = await import('../proofs/checkpoint.js');
   const jsonlEvent = (e: StoredEvent): string => `${JSON.stringify(eventView(e))}\n`;
   const csvEvent = (e: StoredEvent): string => {
     const v = eventView(e);
@@ -79,8 +90,14 @@ async function runExport(opts: ExportOptions, out: Output): Promise<ExitCode> {
   let count = 0;
   let cursor = start;
   let watermark = '0';
+  let checkpoint: CheckpointView | null = null;
   try {
     await withDatabase(url, async (em) => {
+      // Read before the watermark: the checkpoint covers only events below it, all of them in this export.
+      if (opts.after === undefined) {
+        const latest = await latestCheckpoint(em);
+        checkpoint = latest && checkpointView(latest);
+      }
       // Everything below the watermark is settled: nothing can appear there any more.
       watermark = await feedWatermark(em);
       const progress = createProgress({ label: 'export', total: await countFeed(em, start, watermark), unit: 'events', quiet: Boolean(opts.quiet) });
@@ -95,6 +112,13 @@ async function runExport(opts: ExportOptions, out: Output): Promise<ExitCode> {
           if (last) cursor = cursorOf(last);
           progress.update(count, count);
           if (batch.length < opts.batchSize) break;
+        }
+        const cp = checkpoint;
+        if (cp && !closedByReader) {
+          await write(
+            target,
+            opts.format === 'csv' ? csvLine(['', '', '', '', 'checkpoint', cp.issuedAt, '', '', cp.root, JSON.stringify(cp)]) : `${JSON.stringify({ checkpoint: cp })}\n`,
+          );
         }
       } finally {
         progress.stop();
@@ -118,10 +142,22 @@ async function runExport(opts: ExportOptions, out: Output): Promise<ExitCode> {
   }
   const durationMs = Date.now() - startedAt;
   const nextCursor = encodeFeedCursor(cursor);
+  const cp = checkpoint as CheckpointView | null;
   out.result(
-    { ok: true, format: opts.format, events: count, after: encodeFeedCursor(start), nextCursor, watermark, out: opts.out ?? null, durationMs },
+    {
+      ok: true,
+      format: opts.format,
+      events: count,
+      after: encodeFeedCursor(start),
+      nextCursor,
+      watermark,
+      checkpoint: cp && { size: cp.size, root: cp.root, cursor: cp.cursor },
+      out: opts.out ?? null,
+      durationMs,
+    },
     () => [
-      `export: ${count} events as ${opts.format} to ${opts.out ?? 'stdout'} in ${formatDuration(durationMs)}; continue with --after ${nextCursor}`,
+      `export: ${count} events as ${opts.format} to ${opts.out ?? 'stdout'} in ${formatDuration(durationMs)}; continue with --after ${nextCursor}` +
+        (cp ? `; ends with checkpoint ${cp.size} (root ${cp.root})` : ''),
     ],
   );
   return EXIT.ok;

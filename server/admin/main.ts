@@ -5,6 +5,8 @@
 import { Command, CommanderError } from 'commander';
 import { DEFAULT_LEDGER_URL, ENV_DEFAULTS } from './config.js';
 import { CliError, EXIT, errorMessage } from './errors.js';
+import { registerCertificate } from './certificate.js';
+import { registerCheckpoint } from './checkpoint.js';
 import { registerExport } from './export.js';
 import { registerImport } from './import/command.js';
 import { registerKeys } from './keys.js';
@@ -24,7 +26,8 @@ const program = new Command('admin')
     `
 Configuration (environment):
   LEDGER_URL, LEDGER_API_KEY (or ADMIN_API_KEY)   import, keys: the API
-  DATABASE_URL (the app's role, ledger_app)       verify, rebuild-projections, export, queue reconcile
+  DATABASE_URL (the app's role, ledger_app)       verify, rebuild-projections, export, checkpoint, queue reconcile
+  LEDGER_SIGNING_KEY, LEDGER_PREVIOUS_PUBLIC_KEYS checkpoint (signs); verify (checks signatures, unless --jwks)
   REDIS_URL, QUEUE_PREFIX (default '${ENV_DEFAULTS.QUEUE_PREFIX}')      queue
   DB_LOCK_TIMEOUT_MS, DB_STATEMENT_TIMEOUT_MS,
   RETIREMENT_MAX_ATTEMPTS                         as for the worker
@@ -46,6 +49,8 @@ registerRebuildProjections(program);
 registerQueue(program);
 registerKeys(program);
 registerExport(program);
+registerCheckpoint(program);
+registerCertificate(program);
 
 // Commander's own errors (unknown option, missing argument) are usage errors: exit 2; --help exits 0.
 const exitOverride = (err: CommanderError) => {

@@ -76,6 +76,8 @@ export async function handleCommands(em: EntityManager, commands: BatchCommand[]
     const appendedTo = byCredit(stored);
     for (const d of decided) {
       const appended = appendedTo.get(d.command.creditId) ?? [];
+      // As in handleCommand: whatever the hook writes (a retirement's certificate) commits or rolls back with the batch.
+      if (appended.length > 0) await opts.afterAppend?.(tx, appended, d.after);
       outcomes.set(d.command.creditId, { kind: 'handled', handled: { before: d.before, after: d.after, appended, projectionRepaired: d.repaired } });
     }
     return ids.map((id) => outcomes.get(id) ?? { kind: 'alone' });

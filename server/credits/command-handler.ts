@@ -27,6 +27,13 @@ export type HandleOptions = {
   now: Date;
   /** Runs once the row lock is held, before the stream is read (test-only fault injection). */
   afterLock?: () => Promise<void>;
+  /**
+   * Runs inside the transaction, still under the row lock, once events have
+   * been appended (not when none were), with those events as stored and the
+   * state they lead to: what it writes commits or rolls back with them. The
+   * worker issues retirement certificates here.
+   */
+  afterAppend?: (tx: EntityManager, appended: StoredEvent[], after: Exclude<CreditState, { status: 'absent' }>) => Promise<void>;
 };
 
 export type Handled = {
@@ -83,6 +90,7 @@ export async function handleCommand(
     const projection = projectionOf(after);
     if (next.length > 0) {
       const appended = await appendWithProjections(tx, next, [projection]);
+      await opts.afterAppend?.(tx, appended, after);
       return { before, after, appended, projectionRepaired: false };
     }
     // A row that disagrees with its events (only a hand edit can do that) is mended by whoever touches the credit next.

@@ -9,6 +9,7 @@ import { listCredits } from './list.handler.js';
 import { creditStateAt, getCredit } from './read.handlers.js';
 import { cancelCredit, splitCredit } from './parts.handlers.js';
 import { requestRetirement, retirementStatus } from './retire.handler.js';
+import { certificateProcedure } from '../proofs/router.js';
 
 
 export const creditsRouter = router({
@@ -98,4 +99,7 @@ export const creditsRouter = router({
   retirementStatus: procedureFor('retirementStatus')
     .input(z.object({ id: creditIdSchema }).strict())
     .query(({ ctx, input }) => retirementStatus(ctx, input.id)),
+
+  /** The retirement certificate of a retired credit (server/proofs). */
+  certificate: certificateProcedure,
 });

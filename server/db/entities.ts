@@ -110,4 +110,59 @@ export const ApiKeyAuditEntity = defineEntity({
 
 export type ApiKeyAuditRecord = Row<InferEntity<typeof ApiKeyAuditEntity>>;
 
-export const entities = [EventEntity, CreditEntity, ApiKeyEntity, ApiKeyAuditEntity];
+/** A retirement certificate (server/proofs/certificate.ts): append-only, one per retired credit. */
+export const RetirementCertificateEntity = defineEntity({
+  name: 'RetirementCertificate',
+  tableName: 'retirement_certificates',
+  properties: {
+    creditId: p.text().primary(),
+    /** The `retired` event the certificate was issued for. */
+    retiredPosition: p.bigint('string'),
+    retiredHash: p.text(),
+    /** The signing key's ID (RFC 7638 thumbprint). */
+    kid: p.text(),
+    /** The certificate itself: a compact JWS. */
+    jws: p.text(),
+    issuedAt: p.datetime().columnType('timestamptz'),
+  },
+});
+
+export type RetirementCertificateRecord = Row<InferEntity<typeof RetirementCertificateEntity>>;
+
+/** A signed checkpoint of the first `size` events of the feed (server/proofs/checkpoint.ts): append-only. */
+export const CheckpointEntity = defineEntity({
+  name: 'Checkpoint',
+  tableName: 'checkpoints',
+  properties: {
+    size: p.bigint('string').primary().autoincrement(false),
+    /** The RFC 6962 Merkle root of those events' hashes, hex. */
+    root: p.text(),
+    /** The feed cursor of the last event covered. */
+    cursorTxId: p.text().columnType('xid8'),
+    cursorPosition: p.bigint('string'),
+    issuedAt: p.datetime().columnType('timestamptz'),
+    kid: p.text(),
+    jws: p.text(),
+    /** The roots of the tree's perfect subtrees, largest first (hex): where the next checkpoint carries on. */
+    frontier: p.json<string[]>(),
+  },
+});
+
+export type CheckpointRecord = Row<InferEntity<typeof CheckpointEntity>>;
+
+/** One leaf of the checkpointed tree: the event it was, and its hash when it was signed. Append-only. */
+export const CheckpointLeafEntity = defineEntity({
+  name: 'CheckpointLeaf',
+  tableName: 'checkpoint_leaves',
+  properties: {
+    leafIndex: p.bigint('string').primary().autoincrement(false),
+    txId: p.text().columnType('xid8'),
+    position: p.bigint('string'),
+    creditId: p.text(),
+    hash: p.text(),
+  },
+});
+
+export type CheckpointLeafRecord = Row<InferEntity<typeof CheckpointLeafEntity>>;
+
+export const entities = [EventEntity, CreditEntity, ApiKeyEntity, ApiKeyAuditEntity, RetirementCertificateEntity, CheckpointEntity, CheckpointLeafEntity];

@@ -8,6 +8,7 @@ import { Migration20261201000200_least_privilege } from './migrations/Migration2
 import { Migration20261201000300_feed_watermark } from './migrations/Migration20261201000300_feed_watermark.js';
 import { Migration20261201000400_blocks } from './migrations/Migration20261201000400_blocks.js';
 import { Migration20261202000000_readiness } from './migrations/Migration20261202000000_readiness.js';
+import { Migration20261215000000_proofs } from './migrations/Migration20261215000000_proofs.js';
 
 /**
  * Migrations are listed explicitly rather than globbed from disk so the same
@@ -21,6 +22,7 @@ export const migrationsList = [
   { name: 'Migration20261201000300_feed_watermark', class: Migration20261201000300_feed_watermark },
   { name: 'Migration20261201000400_blocks', class: Migration20261201000400_blocks },
   { name: 'Migration20261202000000_readiness', class: Migration20261202000000_readiness },
+  { name: 'Migration20261215000000_proofs', class: Migration20261215000000_proofs },
 ];
 
 export type OrmOptions = {

@@ -8,6 +8,7 @@ import { createLogger } from '../logger.js';
 import { closeOnSignal } from '../shutdown.js';
 import { localAdminKey } from './admin-key.js';
 import { ensureServices } from './ensure-services.js';
+import { localSigningKey } from '../proofs/signing-key.js';
 
 /**
  * `npm start`: the whole ledger on one machine for development. Uses
@@ -45,9 +46,23 @@ if (bootstrapKey && !adminApiKey) {
   adminKeySource = `${local.path} (${local.created ? 'generated now' : 'kept from an earlier run'}; set ADMIN_API_KEY to use your own)`;
 }
 
+// The ledger's signing key (certificates, checkpoints): LEDGER_SIGNING_KEY, else one made once into the data folder.
+let signingKey = env.LEDGER_SIGNING_KEY;
+if (!signingKey) {
+  const local = await localSigningKey(dataRoot);
+  signingKey = local.pem;
+  say(`signing key: ${local.path} (${local.created ? 'generated now' : 'kept from an earlier run'}; set LEDGER_SIGNING_KEY to use your own)`);
+}
+
 // The API and the worker get the app's role only; the owner's URL stays here.
 const { MIGRATION_DATABASE_URL: _ownerUrl, ...inherited } = process.env;
-const childEnv = { ...inherited, DATABASE_URL: services.databaseUrl, REDIS_URL: services.redisUrl, ...(adminApiKey ? { ADMIN_API_KEY: adminApiKey } : {}) };
+const childEnv = {
+  ...inherited,
+  DATABASE_URL: services.databaseUrl,
+  REDIS_URL: services.redisUrl,
+  LEDGER_SIGNING_KEY: signingKey,
+  ...(adminApiKey ? { ADMIN_API_KEY: adminApiKey } : {}),
+};
 const children = new Map<string, ChildProcess>();
 let stopping = false;
 
@@ -86,5 +101,6 @@ if (!stopping) {
   say(`ledger API: ${url}/trpc   (health: ${url}/healthz)`);
   if (bootstrapKey) say(`admin API key: read it from ${adminKeySource}`);
   else say('bootstrap admin key off (BOOTSTRAP_ADMIN_KEY_ENABLED=false): use a stored admin key');
+  say(`public keys (JWK Set): ${url}/.well-known/jwks.json`);
   if (bootstrapKey) say(`try: curl -s -H "Authorization: Bearer $(cat ${dataRoot}/admin-api-key 2>/dev/null || echo "$ADMIN_API_KEY")" '${url}/trpc/credits.list?input=%7B%7D'`);
 }

@@ -26,7 +26,12 @@ export type InconsistencyKind =
   | 'no_credit'
   | 'missing_projection'
   | 'projection_mismatch'
-  | 'orphan_projection';
+  | 'orphan_projection'
+  // Proofs (server/admin/verify-proofs.ts): the log no longer matches a signed checkpoint; a checkpoint's or a
+  // certificate's signature or fields are wrong; a certificate's `retired` event is gone or changed.
+  | 'checkpoint_mismatch'
+  | 'checkpoint_signature'
+  | 'certificate_mismatch';
 
 export type Inconsistency = {
   kind: InconsistencyKind;

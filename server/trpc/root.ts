@@ -2,6 +2,7 @@ import { keysRouter } from '../auth/keys.router.js';
 import { creditsRouter } from '../credits/router.js';
 import { eventsRouter } from '../events/router.js';
 import { supplyRouter } from '../credits/supply.router.js';
+import { checkpointsRouter } from '../proofs/router.js';
 import { router } from './init.js';
 
 export const appRouter = router({
@@ -9,6 +10,7 @@ export const appRouter = router({
   events: eventsRouter,
   keys: keysRouter,
   supply: supplyRouter,
+  checkpoints: checkpointsRouter,
 });
 
 /** The only thing clients import from the server, and only as a type. */

@@ -5,12 +5,12 @@ import { describe, expect, it } from 'vitest';
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 /** Inputs of a bundle of client/index.ts, as paths relative to the repo root. */
-async function bundledInputs(): Promise<string[]> {
+async function bundledInputs(platform: 'node' | 'browser' = 'node'): Promise<string[]> {
   const result = await build({
     absWorkingDir: repoRoot,
     entryPoints: ['client/index.ts'],
     bundle: true,
-    platform: 'node',
+    platform,
     format: 'esm',
     write: false,
     metafile: true,
@@ -35,6 +35,10 @@ describe('client bundle', () => {
     expect(inputs).toContain('client/errors.ts');
     const packages = new Set(inputs.map(packageOf).filter((p): p is string => p !== null));
     expect(packages).toContain('@trpc/client');
+    // The offline verifiers, and jose (the one package admitted for them).
+    expect(inputs).toContain('client/verify-certificate.ts');
+    expect(packages).toContain('jose');
+    expect([...packages].filter((p) => !['@trpc/client', '@trpc/server', 'jose'].includes(p))).toEqual([]);
 
     expect(inputs.filter((i) => i.startsWith('server/') || i.startsWith('worker/'))).toEqual([]);
     const forbidden = (p: string) =>
@@ -46,5 +50,11 @@ describe('client bundle', () => {
       p.startsWith('@ioredis/') ||
       p === 'express';
     expect([...packages].filter(forbidden)).toEqual([]);
+  });
+
+  it('bundles for browsers too: the verifiers need no Node built-in', async () => {
+    const inputs = await bundledInputs('browser');
+    expect(inputs).toContain('client/verify-proofs.ts');
+    expect(inputs.filter((i) => i.startsWith('node:') || i.startsWith('server/'))).toEqual([]);
   });
 });

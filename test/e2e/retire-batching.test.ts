@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyCertificate } from '../../client/index.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { createCredits, exactlyOnceReport, openE2eDb, pendingCount, retiredEventCount, waitFor, workerEnv } from '../helpers/retirement-e2e.js';
 import { killAllWorkers, spawnWorker, waitForOutput } from '../helpers/worker-process.js';
@@ -41,6 +42,28 @@ async function retirementsPerTransaction(ids: string[]): Promise<number[]> {
   return rows.map((r) => Number(r.n));
 }
 
+/**
+ * That every credit has a certificate, written by the transaction that wrote its `retired` event (the row's xmin is
+ * that transaction's ID), certifying that event's hash, and verifying offline with the JWK Set the API publishes.
+ */
+async function expectCertificates(ids: string[]): Promise<void> {
+  const jwks: unknown = await (await fetch(`${app.url}/.well-known/jwks.json`)).json();
+  const { rows } = await db.query<{ credit_id: string; same_tx: boolean; hash: string }>(
+    `select c.credit_id, c.xmin::text = (e.tx_id::text::numeric % 4294967296)::text as same_tx, e.hash
+     from retirement_certificates c join events e on e.position = c.retired_position and e.type = 'retired'
+     where c.credit_id = any($1)`,
+    [ids],
+  );
+  expect(rows.length).toBe(ids.length);
+  expect(rows.filter((r) => !r.same_tx)).toEqual([]);
+  const hashes = new Map(rows.map((r) => [r.credit_id, r.hash]));
+  for (const id of ids) {
+    const { jws } = await app.admin.credits.certificate.query({ id });
+    const checked = await verifyCertificate(jws, jwks);
+    expect(checked, id).toMatchObject({ ok: true, certificate: { creditId: id, beneficiary: 'Batch Buyer', retiredEvent: { hash: hashes.get(id) } } });
+  }
+}
+
 async function runWorkerUntilRetired(ids: string[], settings: Record<string, string>): Promise<void> {
   const worker = spawnWorker(workerEnv(app.env, 'batching-worker', settings));
   await waitForOutput(worker, /retirement worker started/);
@@ -60,6 +83,8 @@ describe('retirements applied together', () => {
     expect(perTransaction[0]).toBeGreaterThan(1);
     expect(perTransaction[0]).toBeLessThanOrEqual(5);
     expect(perTransaction.length).toBeLessThan(40);
+    // Batched or not, each retirement's certificate was signed in its transaction.
+    await expectCertificates(ids);
   });
 
   it('with WORKER_BATCH_SIZE=1 each retirement commits alone', async () => {
@@ -67,5 +92,6 @@ describe('retirements applied together', () => {
     await runWorkerUntilRetired(ids, { WORKER_CONCURRENCY: '8', WORKER_BATCH_SIZE: '1' });
     expect(await exactlyOnceReport(db, ids)).toMatchObject({ missing: [], doubled: [] });
     expect(await retirementsPerTransaction(ids)).toEqual(Array(12).fill(1));
+    await expectCertificates(ids);
   });
 });

@@ -6,6 +6,7 @@ import type { Role } from '../../server/auth/roles.js';
 import { loadEnv, secretsOf } from '../../server/env.js';
 import { createLogger } from '../../server/logger.js';
 import { startApiServer } from '../../server/api-server.js';
+import { testSigningKeyPem } from './signing-keys.js';
 import { createTestDatabase, testRedisPrefix } from './test-db.js';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
@@ -72,6 +73,7 @@ export async function serveTestApp(
     ADMIN_API_KEY: ADMIN_KEY,
     QUEUE_PREFIX: prefix,
     LOG_LEVEL: opts.logs ? 'debug' : (process.env.TEST_LOG_LEVEL ?? 'silent'),
+    LEDGER_SIGNING_KEY: await testSigningKeyPem(),
     ...extraEnv,
   };
   const env = loadEnv(envVars);

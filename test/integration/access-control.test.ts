@@ -4,6 +4,13 @@ import type { Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACCESS, ROLES, type Right, type Role } from '../../server/auth/roles.js';
 import { appRouter, type AppRouter } from '../../server/trpc/root.js';
+import { handleCommands, type BatchCommand } from '../../server/credits/batch-handler.js';
+import { decide } from '../../server/credits/decider.js';
+import { initOrm } from '../../server/db/orm.js';
+import { loadEnv } from '../../server/env.js';
+import { makeCheckpoint } from '../../server/proofs/checkpoint-maker.js';
+import { issueCertificateOnRetirement } from '../../server/proofs/issue-certificate.js';
+import { proofSettingsFromEnv } from '../../server/proofs/signing-key.js';
 import { rejectionOf } from '../helpers/api-errors.js';
 import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
 import { openDb } from '../helpers/pg.js';
@@ -32,11 +39,16 @@ const MATRIX = {
   'credits.split': { right: 'split', allowed: ['issuer', 'admin'] },
   'credits.cancel': { right: 'cancel', allowed: ['issuer', 'admin'] },
   'supply.totals': { right: 'read', allowed: ['auditor', 'admin'] },
+  'credits.certificate': { right: 'retirementStatus', allowed: ['retirer', 'auditor', 'admin'] },
+  'checkpoints.latest': { right: 'read', allowed: ['auditor', 'admin'] },
+  'checkpoints.list': { right: 'read', allowed: ['auditor', 'admin'] },
+  'checkpoints.proveInclusion': { right: 'read', allowed: ['auditor', 'admin'] },
+  'checkpoints.proveConsistency': { right: 'read', allowed: ['auditor', 'admin'] },
 } as const satisfies Record<string, { right: Right; allowed: readonly Role[] }>;
 type Procedure = keyof typeof MATRIX;
 
 /** Fixtures the calls need, made by the admin before the matrix runs. */
-type Fixtures = { creditId: string; retireId: string; partsId: string; revokeKeyId: string };
+type Fixtures = { creditId: string; retireId: string; partsId: string; revokeKeyId: string; certifiedId: string; checkpointSize: number };
 
 /** One valid call per procedure, so an allowed caller gets a real answer. */
 const CALLS: Record<Procedure, (c: Client, f: Fixtures) => Promise<unknown>> = {
@@ -60,6 +72,11 @@ const CALLS: Record<Procedure, (c: Client, f: Fixtures) => Promise<unknown>> = {
   'credits.split': (c, f) => c.credits.split.mutate({ id: f.partsId, quantity: '1', requestId: 'matrix-split' }),
   'credits.cancel': (c, f) => c.credits.cancel.mutate({ id: f.partsId, reason: 'matrix correction', quantity: '1', requestId: 'matrix-cancel' }),
   'supply.totals': (c) => c.supply.totals.query({}),
+  'credits.certificate': (c, f) => c.credits.certificate.query({ id: f.certifiedId }),
+  'checkpoints.latest': (c) => c.checkpoints.latest.query(),
+  'checkpoints.list': (c) => c.checkpoints.list.query({ limit: 1 }),
+  'checkpoints.proveInclusion': (c, f) => c.checkpoints.proveInclusion.query({ position: '1', checkpointSize: f.checkpointSize }),
+  'checkpoints.proveConsistency': (c, f) => c.checkpoints.proveConsistency.query({ fromSize: f.checkpointSize }),
 };
 
 /** Callers that present no usable key, and what the server should say about them. */
@@ -107,7 +124,24 @@ beforeAll(async () => {
   const credit = (serialNumber: string) =>
     app.admin.credits.create.mutate({ projectName: 'Matrix Fixture', registry: 'Verra', vintage: 2020, quantity: '5', serialNumber });
   const victim = await app.admin.keys.create.mutate({ name: 'to be revoked by the matrix', role: 'issuer' });
+  // A retired credit with its certificate, and a checkpoint, as the worker makes them.
+  const certifiedId = (await credit('MATRIX-CERTIFIED')).credit.id;
+  await app.admin.credits.retire.mutate({ id: certifiedId, beneficiary: 'Matrix Beneficiary' });
+  const orm = await initOrm(app.env.DATABASE_URL ?? '', { poolMax: 2, statementTimeoutMs: 60_000 });
+  let checkpointSize: number;
+  try {
+    const proofs = await proofSettingsFromEnv(loadEnv(app.env));
+    const retire = { creditId: certifiedId, decide: (state: Parameters<BatchCommand['decide']>[0]) => ({ events: decide({ type: 'retire', attempts: 1 }, state), actor: 'worker' }) };
+    await handleCommands(orm.em.fork(), [retire], { lockTimeoutMs: 2000, now: new Date(), afterAppend: issueCertificateOnRetirement(proofs) });
+    const made = await makeCheckpoint(orm.em.fork(), proofs);
+    if (!made.made) throw new Error(`no checkpoint: ${made.reason}`);
+    checkpointSize = made.checkpoint.size;
+  } finally {
+    await orm.close();
+  }
   fixtures = {
+    certifiedId,
+    checkpointSize,
     creditId: (await credit('MATRIX-READ')).credit.id,
     retireId: (await credit('MATRIX-RETIRE')).credit.id,
     partsId: (await credit('MATRIX-PARTS')).credit.id,

@@ -160,9 +160,13 @@ describe('ledger_app can do what the ledger needs', () => {
     expect(rows).toEqual([
       { table_name: 'api_key_audit', privileges: 'INSERT,SELECT' },
       { table_name: 'api_keys', privileges: 'INSERT,SELECT,UPDATE' },
+      // The proofs' tables are append-only, like the log (Migration20261215000000_proofs).
+      { table_name: 'checkpoint_leaves', privileges: 'INSERT,SELECT' },
+      { table_name: 'checkpoints', privileges: 'INSERT,SELECT' },
       { table_name: 'credits', privileges: 'DELETE,INSERT,SELECT,UPDATE' },
       { table_name: 'events', privileges: 'INSERT,SELECT' },
       { table_name: 'mikro_orm_migrations', privileges: 'SELECT' },
+      { table_name: 'retirement_certificates', privileges: 'INSERT,SELECT' },
     ]);
     const { rows: seqs } = await su.query<{ relname: string; acl: string }>(
       `select relname, array_to_string(relacl, ' ') as acl from pg_class where relkind = 'S' and relnamespace = 'public'::regnamespace order by 1`,

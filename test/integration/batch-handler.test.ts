@@ -4,6 +4,10 @@ import { handleCommands, type BatchCommand } from '../../server/credits/batch-ha
 import { decide } from '../../server/credits/decider.js';
 import { DomainError } from '../../server/credits/errors.js';
 import { initOrm, type Orm } from '../../server/db/orm.js';
+import { loadEnv } from '../../server/env.js';
+import { issueCertificateOnRetirement } from '../../server/proofs/issue-certificate.js';
+import { proofSettingsFromEnv, type ProofSettings } from '../../server/proofs/signing-key.js';
+import { verifyCertificate } from '../../client/index.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { openDb } from '../helpers/pg.js';
 import { createCredits } from '../helpers/retirement-e2e.js';
@@ -17,12 +21,14 @@ import { createCredits } from '../helpers/retirement-e2e.js';
 let app: TestApp;
 let orm: Orm;
 let db: Pool;
+let proofs: ProofSettings;
 const opts = () => ({ lockTimeoutMs: 2000, now: new Date() });
 
 beforeAll(async () => {
   app = await startTestApp();
   orm = await initOrm(app.env.DATABASE_URL ?? '', { poolMax: 4, statementTimeoutMs: 60_000 });
   db = openDb(app.databaseUrl, 4);
+  proofs = await proofSettingsFromEnv(loadEnv(app.env));
 });
 
 afterAll(async () => {
@@ -42,6 +48,18 @@ const retire = (creditId: string): BatchCommand => ({
   creditId,
   decide: (state) => ({ events: decide({ type: 'retire', attempts: 1 }, state), actor: 'worker' }),
 });
+
+/** Each credit's certificate row, whether its writing transaction (xmin) is its `retired` event's, and that event's hash. */
+async function certificatesOf(ids: string[]) {
+  const { rows } = await db.query<{ credit_id: string; jws: string; retired_hash: string; event_hash: string; same_tx: boolean }>(
+    `select c.credit_id, c.jws, c.retired_hash, e.hash as event_hash,
+            c.xmin::text = (e.tx_id::text::numeric % 4294967296)::text as same_tx
+     from retirement_certificates c join events e on e.position = c.retired_position and e.type = 'retired'
+     where c.credit_id = any($1) order by c.credit_id`,
+    [ids],
+  );
+  return rows;
+}
 
 async function eventsOf(id: string) {
   const { rows } = await db.query<{ type: string; tx_id: string }>('select type, tx_id::text from events where credit_id = $1 order by version', [id]);
@@ -131,5 +149,31 @@ describe('handleCommands', () => {
   it('refuses a batch that names a credit twice', async () => {
     const [id] = await pendingCredits(1);
     await expect(handleCommands(orm.em.fork(), [retire(id ?? ''), retire(id ?? '')], opts())).rejects.toThrow(/each credit once/);
+  });
+
+  it("signs every retired credit's certificate in the batch's own transaction, with its `retired` event", async () => {
+    const ids = await pendingCredits(6);
+    const outcomes = await handleCommands(orm.em.fork(), ids.map(retire), { ...opts(), afterAppend: issueCertificateOnRetirement(proofs) });
+    expect(outcomes.map((o) => o.kind)).toEqual(Array(6).fill('handled'));
+    const rows = await certificatesOf(ids);
+    expect(rows.map((r) => r.credit_id)).toEqual([...ids].sort());
+    for (const row of rows) {
+      expect(row.same_tx, row.credit_id).toBe(true);
+      expect(row.retired_hash).toBe(row.event_hash);
+      const checked = await verifyCertificate(row.jws, proofs.jwks);
+      expect(checked).toMatchObject({ ok: true, kid: proofs.signer.kid, certificate: { creditId: row.credit_id, beneficiary: 'Batch Co', retiredEvent: { hash: row.event_hash } } });
+    }
+  });
+
+  it('commits no retirement and no certificate when signing fails for one credit of the batch', async () => {
+    const ids = await pendingCredits(3);
+    const issue = issueCertificateOnRetirement(proofs);
+    const afterAppend: typeof issue = async (tx, appended, after) => {
+      await issue(tx, appended, after);
+      if (after.id === ids[1]) throw new Error('the signer is unavailable');
+    };
+    await expect(handleCommands(orm.em.fork(), ids.map(retire), { ...opts(), afterAppend })).rejects.toThrow(/signer is unavailable/);
+    expect(await certificatesOf(ids)).toEqual([]);
+    for (const id of ids) expect((await eventsOf(id)).map((e) => e.type)).toEqual(['created', 'retirement_requested']);
   });
 });

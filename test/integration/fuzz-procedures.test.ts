@@ -104,6 +104,11 @@ const base = (): Record<string, Record<string, unknown>> => ({
   'credits.split': { id: creditId, quantity: '1', requestId: 'fuzz-split' },
   'credits.cancel': { id: creditId, reason: 'fuzz', quantity: '1', requestId: 'fuzz-cancel' },
   'supply.totals': {},
+  'credits.certificate': { id: creditId },
+  'checkpoints.latest': {},
+  'checkpoints.list': { limit: 5 },
+  'checkpoints.proveInclusion': { position: '1' },
+  'checkpoints.proveConsistency': { fromSize: 1 },
 });
 
 const procedures = Object.entries(appRouter._def.procedures).map(([path, p]) => ({ path, type: (p as unknown as { _def: { type: string } })._def.type }));
