@@ -62,6 +62,9 @@ const envSchema = z.object({
   LEDGER_API_KEY: z.string().optional(),
   // `production` refuses placeholder secrets and never loads the development log prettifier.
   NODE_ENV: z.string().optional(),
+  // For a first look only (.env.example sets it): production then starts with .env.example's known placeholder
+  // secrets, warning about each, instead of refusing them. Never for real use.
+  ALLOW_PLACEHOLDER_SECRETS: z.stringbool().default(false),
   // Above common load-balancer idle timeouts (60 s), so the balancer, not the API, closes idle connections:
   // otherwise a request sent on a connection the API is closing at that moment fails with a reset.
   HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000).default(65_000),
@@ -104,12 +107,12 @@ const envSchema = z.object({
         `would otherwise be cut off by the headers timeout before the keep-alive timeout closes it cleanly`,
     });
   }
-  if (env.NODE_ENV === 'production') {
+  if (env.NODE_ENV === 'production' && !env.ALLOW_PLACEHOLDER_SECRETS) {
     for (const [variable, secret] of placeholderSecrets(env)) {
       ctx.addIssue({
         code: 'custom',
         path: [variable],
-        message: `holds ${secret} that is still a placeholder from .env.example ("${PLACEHOLDER_PREFIX}…"); NODE_ENV=production needs a real secret`,
+        message: `holds ${secret} that is still a placeholder from .env.example ("${PLACEHOLDER_PREFIX}…"); NODE_ENV=production needs a real secret (ALLOW_PLACEHOLDER_SECRETS=true lets a first look on your own machine start anyway)`,
       });
     }
   }
@@ -140,9 +143,10 @@ function passwordOf(url: string | undefined): string {
 }
 
 /** Settings whose secret is still .env.example's placeholder: [variable, what it is]. */
-function placeholderSecrets(env: {
+export function placeholderSecrets(env: {
   ADMIN_API_KEY?: string | undefined;
   LEDGER_API_KEY?: string | undefined;
+  LEDGER_SIGNING_KEY?: string | undefined;
   DATABASE_URL?: string | undefined;
   MIGRATION_DATABASE_URL?: string | undefined;
   REDIS_URL?: string | undefined;
@@ -151,10 +155,18 @@ function placeholderSecrets(env: {
   for (const name of ['ADMIN_API_KEY', 'LEDGER_API_KEY'] as const) {
     if (env[name]?.startsWith(PLACEHOLDER_PREFIX)) found.push([name, 'a key']);
   }
+  // .env.example's signing key is a real Ed25519 JWK whose private part spells the placeholder.
+  if (env.LEDGER_SIGNING_KEY?.replace(/\s/g, '').includes(`"d":"${PLACEHOLDER_PREFIX}`)) found.push(['LEDGER_SIGNING_KEY', 'a signing key']);
   for (const name of ['DATABASE_URL', 'MIGRATION_DATABASE_URL', 'REDIS_URL'] as const) {
     if (passwordOf(env[name]).startsWith(PLACEHOLDER_PREFIX)) found.push([name, 'a password']);
   }
   return found;
+}
+
+/** Under ALLOW_PLACEHOLDER_SECRETS, says once at start-up which secrets anyone who read .env.example knows. */
+export function warnOfPlaceholderSecrets(env: Env, logger: { warn: (msg: string) => void }): void {
+  const known = placeholderSecrets(env).map(([variable]) => variable);
+  if (known.length > 0) logger.warn(`${known.join(', ')} still hold .env.example's placeholders: anyone who read it knows them; replace them before real use`);
 }
 
 /**
@@ -162,7 +174,7 @@ function placeholderSecrets(env: {
  * them: keys and the passwords inside the service URLs (see logger.ts).
  */
 export function secretsOf(env: Env): string[] {
-  const values = [env.ADMIN_API_KEY, env.LEDGER_API_KEY, ...[env.DATABASE_URL, env.MIGRATION_DATABASE_URL, env.REDIS_URL].map(passwordOf)];
+  const values = [env.ADMIN_API_KEY, env.LEDGER_API_KEY, env.LEDGER_SIGNING_KEY, ...[env.DATABASE_URL, env.MIGRATION_DATABASE_URL, env.REDIS_URL].map(passwordOf)];
   return values.filter((v): v is string => Boolean(v));
 }
 

@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import { once } from 'node:events';
 import { startApiServer } from './api-server.js';
-import { loadEnv, requireUrl, secretsOf } from './env.js';
+import { loadEnv, requireUrl, secretsOf, warnOfPlaceholderSecrets } from './env.js';
 import { createLogger } from './logger.js';
 import { closeOnSignal } from './shutdown.js';
 
@@ -13,6 +13,7 @@ import { closeOnSignal } from './shutdown.js';
  */
 const env = loadEnv();
 const logger = createLogger('api', env.LOG_LEVEL, { secrets: secretsOf(env) });
+warnOfPlaceholderSecrets(env, logger);
 
 if (env.API_PROCESSES > 1 && cluster.isPrimary) {
   let stopping = false;

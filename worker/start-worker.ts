@@ -1,5 +1,5 @@
 import { initOrm } from '../server/db/orm.js';
-import { loadEnv, requireUrl, secretsOf } from '../server/env.js';
+import { loadEnv, requireUrl, secretsOf, warnOfPlaceholderSecrets } from '../server/env.js';
 import { createLogger } from '../server/logger.js';
 import { createRegistry } from '../server/ops/metrics.js';
 import { checkReadiness } from '../server/ops/readiness.js';
@@ -12,6 +12,7 @@ import { startWorker, type RunningWorker } from './worker.js';
 /** `npm run worker`: one retirement worker, against DATABASE_URL and REDIS_URL. */
 const env = loadEnv();
 const logger = createLogger('worker', env.LOG_LEVEL, { secrets: secretsOf(env) });
+warnOfPlaceholderSecrets(env, logger);
 // The signing key for certificates and checkpoints; NODE_ENV=production refuses to start without LEDGER_SIGNING_KEY.
 const proofs = await proofSettingsFromEnv(env, (message) => logger.warn(message));
 const orm = await initOrm(requireUrl(env, 'DATABASE_URL'), { poolMax: workerPoolSize(env), statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS, lockTimeoutMs: env.DB_LOCK_TIMEOUT_MS });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidEnvError, loadEnv, secretsOf } from '../../server/env.js';
+import { InvalidEnvError, loadEnv, placeholderSecrets, secretsOf } from '../../server/env.js';
 
 function refused(source: NodeJS.ProcessEnv) {
   try {
@@ -58,6 +58,18 @@ describe('no placeholder secrets in production', () => {
   it(".env.example's placeholders stop a NODE_ENV=production process, naming each variable", () => {
     expect(refused({ ...placeholders, NODE_ENV: 'production' }).map((i) => i.variable)).toEqual(['ADMIN_API_KEY', 'DATABASE_URL', 'REDIS_URL']);
     expect(refused({ MIGRATION_DATABASE_URL: placeholders.DATABASE_URL, NODE_ENV: 'production' })[0]?.message).toMatch(/placeholder from \.env\.example/);
+  });
+
+  it(".env.example's signing key (a valid Ed25519 JWK whose private part spells the placeholder) is one of them", () => {
+    const exampleKey = '{"kty":"OKP","crv":"Ed25519","d":"replace-me-ledger-signing-key-example-00000","x":"LD7V1zCFGPyK7eZ_6AbAEEGTYV-EpZbowGnfJ3hm7Gg"}';
+    expect(refused({ LEDGER_SIGNING_KEY: exampleKey, NODE_ENV: 'production' }).map((i) => i.variable)).toEqual(['LEDGER_SIGNING_KEY']);
+    expect(loadEnv({ LEDGER_SIGNING_KEY: exampleKey }).LEDGER_SIGNING_KEY).toBe(exampleKey);
+  });
+
+  it('ALLOW_PLACEHOLDER_SECRETS=true (a first look, as .env.example sets it) lets production start with them; placeholderSecrets still names each', () => {
+    const env = loadEnv({ ...placeholders, NODE_ENV: 'production', ALLOW_PLACEHOLDER_SECRETS: 'true' });
+    expect(placeholderSecrets(env).map(([variable]) => variable)).toEqual(['ADMIN_API_KEY', 'DATABASE_URL', 'REDIS_URL']);
+    expect(loadEnv({}).ALLOW_PLACEHOLDER_SECRETS).toBe(false);
   });
 
   it('are accepted outside production, and real secrets are accepted in production', () => {
