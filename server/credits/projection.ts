@@ -1,7 +1,7 @@
 import type { CreditRecord, RetirementState } from '../db/entities.js';
 import { jsonView, type JsonView } from '../db/json-view.js';
 import { canonicalRegistry, canonicalSerial } from './canonical-id.js';
-import type { ExistingCredit } from './state.js';
+import { currentSerial, type ExistingCredit } from './state.js';
 
 /*
  * The credits table as a pure function of a credit's events: what its row
@@ -17,7 +17,8 @@ function retirementStateOf(state: ExistingCredit): RetirementState {
 
 /** The projection row is a pure function of the replayed state. */
 export function projectionOf(state: ExistingCredit): CreditRecord {
-  const { projectName, registry, vintage, serialNumber } = state.fields;
+  const { projectName, registry, vintage } = state.fields;
+  const serialNumber = currentSerial(state);
   return {
     id: state.id,
     projectName,
