@@ -77,10 +77,15 @@ export async function createCredits(
     if (same) return { outcome: 'existing', credit: creditView(same) };
     const holder = existing.bySerial.get(p.serialKey) ?? fresh.find((f) => f.serialKey === p.serialKey)?.row;
     if (holder) {
+      // A serial that names units the holder holds: say which, as for any other overlap.
+      const shared = overlap(holder, p.row);
       return {
         outcome: 'conflict',
         existingId: holder.id,
-        message: `registry serial ${p.row.registry} ${p.row.serialNumber} already belongs to credit ${holder.id} with different details`,
+        ...(shared ? { overlap: shared } : {}),
+        message:
+          `registry serial ${p.row.registry} ${p.row.serialNumber} already belongs to credit ${holder.id} with different details` +
+          (shared ? `; it holds units ${shared.first}…${shared.last} of them` : ''),
       };
     }
     const overlapping = [...existing.overlapping, ...fresh.map((f) => f.row)].find((r) => r.id !== p.id && overlap(r, p.row));
