@@ -284,6 +284,18 @@ describe('credits.split', () => {
     expect((await get(credit.id)).credit.quantity).toBe('10.249999');
   });
 
+  it('the serials derived for parts are the ledger’s: a create cannot take one first', async () => {
+    const credit = await create(fields('AMT-DERIVED-1', '10'));
+    const partId = splitChildId(credit.id, 'd-1');
+    for (const serialNumber of [`AMT-DERIVED-1/split-${partId.slice(3, 15)}`, `AMT-DERIVED-1/SPLIT-${partId.slice(3, 15).toUpperCase()}`]) {
+      const r = await refusal(issuer.credits.create.mutate(fields(serialNumber, '1')));
+      expect(r.code).toBe('BAD_REQUEST');
+      expect(r.issues[0]).toMatchObject({ path: 'serialNumber', message: expect.stringContaining('/split-') as unknown });
+    }
+    const { credit: part } = await issuer.credits.split.mutate({ id: credit.id, quantity: '1', requestId: 'd-1' });
+    expect(part.serialNumber).toBe(`AMT-DERIVED-1/split-${partId.slice(3, 15)}`);
+  });
+
   it('units given with an amount-only serial: the part keeps its units beside a derived serial', async () => {
     const credit = await create(fields('BLK-RANGE-3', '100', { unitRange: { first: 1, last: 100 } }));
     const { credit: part, parent } = await issuer.credits.split.mutate({ id: credit.id, quantity: '10', requestId: 'u-1' });
