@@ -1,10 +1,11 @@
+import { TRPCClientError } from '@trpc/client';
 import type { Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLedgerClient, type LedgerClient, type LedgerOutputs } from '../../client/index.js';
 import { splitChildId } from '../../server/credits/canonical-id.js';
 import { eventHash } from '../../server/credits/event-hash.js';
 import type { StoredEvent } from '../../server/credits/events.js';
-import { rejectionOf } from '../helpers/api-errors.js';
+import { rejectionOf, type ApiError } from '../helpers/api-errors.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { cliEnv, runCli } from '../helpers/cli-run.js';
 import { withPgClient } from '../helpers/pg.js';
@@ -79,14 +80,17 @@ async function ensureWorker(): Promise<void> {
 }
 
 /** What the API answered a refused call with. */
-async function refusal(call: Promise<unknown>) {
-  const err = await rejectionOf(call);
+const refusal = async (call: Promise<unknown>) => answered(await rejectionOf(call));
+
+function answered(err: unknown) {
+  if (!(err instanceof TRPCClientError)) throw err;
+  const { data } = err as ApiError;
   return {
-    code: err.data?.code,
-    httpStatus: err.data?.httpStatus,
-    domainCode: err.data?.domainCode,
-    details: err.data?.details ?? {},
-    issues: err.data?.issues ?? [],
+    code: data?.code,
+    httpStatus: data?.httpStatus,
+    domainCode: data?.domainCode,
+    details: data?.details ?? {},
+    issues: data?.issues ?? [],
     message: err.message,
   };
 }
@@ -192,7 +196,7 @@ describe('credits.create with units', () => {
       const lost = settled.flatMap((s) => (s.ok ? [] : [s.error]));
       expect(won, `round ${round}`).toHaveLength(1);
       expect(won[0]?.created).toBe(true);
-      const err = await refusal(Promise.reject(lost[0]));
+      const err = answered(lost[0]);
       expect(err).toMatchObject({ code: 'CONFLICT', details: { existingId: won[0]?.credit.id, overlap: { first: base + 50, last: base + 99 } } });
     }
     // In one createMany: the first item wins, the second is told which.

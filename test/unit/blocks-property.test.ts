@@ -237,7 +237,7 @@ class Tx {
     if (events.length === 0) return;
     const version = (this.ledger.streams.get(id)?.length ?? 0) + (this.staged.get(id)?.events.length ?? 0);
     let state = this.state(id);
-    const recorded = events.map((e, i) => ({ ...e, creditId: id, version: version + i + 1, actor: ACTOR, occurredAt: this.now }) as RecordedEvent);
+    const recorded = events.map((e, i) => ({ ...e, creditId: id, version: version + i + 1, actor: ACTOR, occurredAt: this.now }));
     for (const e of recorded) state = evolve(state, e);
     if (state.status === 'absent') throw new Error(`events of ${id} did not bring it into existence`);
     const earlier = this.staged.get(id)?.events ?? [];
