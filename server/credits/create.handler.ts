@@ -30,11 +30,23 @@ function prepare(fields: CreditFields, actor: string, now: Date): Prepared {
   return { id, serialKey: naturalKey(row), row, created };
 }
 
+/** Whether `earlier`, once created, stands in the way of `later` (in one batch): the same ID, the same serial, or shared units. */
+const standsInWayOf = (earlier: Prepared, later: Prepared): boolean =>
+  earlier.id === later.id || earlier.serialKey === later.serialKey || overlap(earlier.row, later.row) !== null;
+
+const bySerialKey = (a: Prepared, b: Prepared) => (a.serialKey < b.serialKey ? -1 : a.serialKey > b.serialKey ? 1 : 0);
+
 /**
- * Creates many credits in one statement; each input gets its own outcome.
- * Idempotent by construction: the ID is derived from the canonical input, so a
- * repeat finds its row and writes nothing. Concurrent creates of one input
- * serialise on the primary key, and exactly one of them appends `created`.
+ * Creates many credits, usually in one statement; each input gets its own
+ * outcome. Idempotent by construction: the ID is derived from the canonical
+ * input, so a repeat finds its row and writes nothing. Concurrent creates of
+ * one input serialise on the primary key, and exactly one of them appends
+ * `created`.
+ *
+ * Within one batch, items are answered as if they had been sent one after
+ * another: of two items with the same ID or serial, or sharing units, the
+ * earlier one goes in first; the later one is answered by it, or, when the
+ * earlier one was refused, tries again in a statement of its own.
  */
 export async function createCredits(
   em: EntityManager,
@@ -43,28 +55,27 @@ export async function createCredits(
   now: Date,
 ): Promise<CreateOutcome[]> {
   const prepared = inputs.map((f) => prepare(f, actor, now));
-  // Within one batch the first spelling of an ID or a serial wins, as it would across batches.
-  const seenIds = new Set<string>();
-  const seenSerials = new Set<string>();
-  const candidates = prepared.filter((p) => {
-    if (seenIds.has(p.id) || seenSerials.has(p.serialKey)) return false;
-    seenIds.add(p.id);
-    seenSerials.add(p.serialKey);
-    return true;
-  });
-
-  // Rows go in (registry, serial) order so two overlapping batches take their
-  // key locks in the same order and cannot deadlock each other. One ID always
-  // has one serial key, so this orders the primary key's locks as well.
-  const ordered = [...candidates].sort((a, b) => (a.serialKey < b.serialKey ? -1 : a.serialKey > b.serialKey ? 1 : 0));
-  const inserted = await insertNewCredits(
-    em,
-    ordered.map((p) => ({ row: p.row, created: p.created })),
-  );
-  const fresh = candidates.filter((p) => inserted.has(p.id));
+  const insertedRows = new Map<string, Prepared>();
+  let pending = prepared;
+  while (pending.length > 0) {
+    const round: Prepared[] = [];
+    const held: Prepared[] = [];
+    for (const p of pending) (round.some((r) => standsInWayOf(r, p)) ? held : round).push(p);
+    // Rows go in (registry, serial) order so two overlapping batches take their
+    // key locks in the same order and cannot deadlock each other. One ID always
+    // has one serial key, so this orders the primary key's locks as well.
+    const ordered = [...round].sort(bySerialKey);
+    const inserted = await insertNewCredits(
+      em,
+      ordered.map((p) => ({ row: p.row, created: p.created })),
+    );
+    for (const r of round) if (inserted.has(r.id)) insertedRows.set(r.id, r);
+    pending = held.filter((h) => !round.some((r) => inserted.has(r.id) && standsInWayOf(r, h)));
+  }
+  const fresh = [...insertedRows.values()];
 
   // Whatever was not inserted collided with a committed row: find it.
-  const rest = prepared.filter((p) => !inserted.has(p.id));
+  const rest = prepared.filter((p) => !insertedRows.has(p.id));
   const existing = await existingFor(em, rest);
   const freshIds = new Set(fresh.map((p) => p.id));
   const seenFresh = new Set<string>();

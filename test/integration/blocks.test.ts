@@ -207,6 +207,23 @@ describe('credits.create with units', () => {
     const first = results[0]?.outcome === 'created' ? results[0].credit.id : '';
     expect(results[1]).toMatchObject({ outcome: 'conflict', existingId: first, overlap: { first: 100, last: 100 } });
   });
+
+  it('in one createMany, items sharing units are answered in the order sent, as if sent one after another', async () => {
+    const whole = fields(verra(30022, 935995787, 935996396), '610');
+    const part = fields(verra(30022, 935995787, 935995804), '18');
+    // The part's serial sorts first, but the whole block was sent first: it wins.
+    const a = await issuer.credits.createMany.mutate({ items: [whole, part] });
+    expect(a.results.map((r) => r.outcome)).toEqual(['created', 'conflict']);
+    expect(a.results[1]).toMatchObject({ existingId: a.results[0]?.outcome === 'created' ? a.results[0].credit.id : '', overlap: { first: 935995787, last: 935995804 } });
+    // The other way round in another block: the part wins.
+    const b = await issuer.credits.createMany.mutate({ items: [fields(verra(30023, 1, 18), '18'), fields(verra(30023, 1, 610), '610')] });
+    expect(b.results.map((r) => r.outcome)).toEqual(['created', 'conflict']);
+    // An item refused (its units are held) does not stand in the way of a later one that shares units only with it.
+    const held = await create(fields(verra(30024, 1, 10), '10'));
+    const c = await issuer.credits.createMany.mutate({ items: [fields(verra(30024, 5, 20), '16'), fields(verra(30024, 15, 30), '16')] });
+    expect(c.results[0]).toMatchObject({ outcome: 'conflict', existingId: held.id, overlap: { first: 5, last: 10 } });
+    expect(c.results[1]).toMatchObject({ outcome: 'created', credit: { unitRange: { first: 15, last: 30 } } });
+  });
 });
 
 describe('credits.split', () => {
@@ -246,6 +263,9 @@ describe('credits.split', () => {
     const before = await eventCount(db);
     const again = await issuer.credits.split.mutate({ id: block.id, quantity: '18', requestId: 'split-18' });
     expect(again).toEqual({ ...answer, created: false });
+    // Creating the issued block again is still the same credit, as it is now.
+    const created = await issuer.credits.create.mutate(fields(verra(20001, 935995787, 935996396), '610'));
+    expect(created).toEqual({ created: false, credit: answer.parent });
     expect(await eventCount(db)).toBe(before);
   });
 
