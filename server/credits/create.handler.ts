@@ -34,6 +34,26 @@ function prepare(fields: CreditFields, actor: string, now: Date): Prepared {
 const standsInWayOf = (earlier: Prepared, later: Prepared): boolean =>
   earlier.id === later.id || earlier.serialKey === later.serialKey || overlap(earlier.row, later.row) !== null;
 
+/** Items that go in together, none in another's way; `admit` looks up IDs, serials and blocks, so a batch costs O(n). */
+class Round {
+  readonly items: Prepared[] = [];
+  private readonly ids = new Set<string>();
+  private readonly serials = new Set<string>();
+  private readonly blocks = new Map<string, Prepared[]>();
+
+  /** Adds `p` unless an item already in the round stands in its way. */
+  admit(p: Prepared): boolean {
+    const block = p.row.blockKey === null ? null : JSON.stringify([p.row.registryKey, p.row.blockKey]);
+    const sameBlock = block === null ? [] : (this.blocks.get(block) ?? []);
+    if (this.ids.has(p.id) || this.serials.has(p.serialKey) || sameBlock.some((r) => overlap(r.row, p.row))) return false;
+    this.items.push(p);
+    this.ids.add(p.id);
+    this.serials.add(p.serialKey);
+    if (block !== null) this.blocks.set(block, [...sameBlock, p]);
+    return true;
+  }
+}
+
 const bySerialKey = (a: Prepared, b: Prepared) => (a.serialKey < b.serialKey ? -1 : a.serialKey > b.serialKey ? 1 : 0);
 
 /**
@@ -58,19 +78,19 @@ export async function createCredits(
   const insertedRows = new Map<string, Prepared>();
   let pending = prepared;
   while (pending.length > 0) {
-    const round: Prepared[] = [];
-    const held: Prepared[] = [];
-    for (const p of pending) (round.some((r) => standsInWayOf(r, p)) ? held : round).push(p);
+    const round = new Round();
+    const held = pending.filter((p) => !round.admit(p));
     // Rows go in (registry, serial) order so two overlapping batches take their
     // key locks in the same order and cannot deadlock each other. One ID always
     // has one serial key, so this orders the primary key's locks as well.
-    const ordered = [...round].sort(bySerialKey);
+    const ordered = [...round.items].sort(bySerialKey);
     const inserted = await insertNewCredits(
       em,
       ordered.map((p) => ({ row: p.row, created: p.created })),
     );
-    for (const r of round) if (inserted.has(r.id)) insertedRows.set(r.id, r);
-    pending = held.filter((h) => !round.some((r) => inserted.has(r.id) && standsInWayOf(r, h)));
+    for (const r of round.items) if (inserted.has(r.id)) insertedRows.set(r.id, r);
+    // Rare (items of one batch in each other's way), so a plain scan.
+    pending = held.filter((h) => !round.items.some((r) => inserted.has(r.id) && standsInWayOf(r, h)));
   }
   const fresh = [...insertedRows.values()];
 
