@@ -67,9 +67,14 @@ const HIDDEN = ['registryKey', 'serialKey', 'retirementState', 'blockKey', 'unit
  * timestamps as ISO-8601, and `unitRange` {first, last} for a block (null for
  * an amount-only credit).
  */
-export type CreditView = JsonView<Omit<CreditRecord, (typeof HIDDEN)[number]>> & { unitRange: { first: number; last: number } | null };
+export type CreditView = JsonView<Omit<CreditRecord, (typeof HIDDEN)[number] | 'parentId'>> & {
+  unitRange: { first: number; last: number } | null;
+  /** The credit this one was carved off; null for an issued block (always present, never undefined). */
+  parentId: string | null;
+};
 
 export const creditView = (row: CreditRecord): CreditView => ({
   ...jsonView(row, HIDDEN),
   unitRange: row.unitFirst != null && row.unitLast != null ? { first: row.unitFirst, last: row.unitLast } : null,
+  parentId: row.parentId ?? null,
 });
