@@ -17,7 +17,11 @@ export type LedgerErrorKind =
   | 'UNAUTHORIZED'
   | 'FORBIDDEN'
   | 'PAYLOAD_TOO_LARGE'
-  /** The credit is locked by other work right now; the same call may succeed shortly. */
+  /**
+   * Try again shortly: the credit is locked by other work (domainCode
+   * CREDIT_BUSY), or the key went over its rate limit (TOO_MANY_REQUESTS;
+   * `data.retryAfterMs` says when).
+   */
   | 'BUSY'
   | 'INTERNAL'
   | 'NETWORK';

@@ -12,7 +12,7 @@ export type RunningApi = { url: string; orm: Orm; close(): Promise<void> };
 
 /** The API in this process: env → orm → queue producer and rate limits → app → listen. */
 export async function startApiServer(env: Env, urls: { databaseUrl: string; redisUrl: string }, logger: Logger): Promise<RunningApi> {
-  const orm = await initOrm(urls.databaseUrl, { poolMax: env.DB_POOL_MAX ?? 10, statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS });
+  const orm = await initOrm(urls.databaseUrl, { poolMax: env.DB_POOL_MAX ?? 10, statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS, lockTimeoutMs: env.DB_LOCK_TIMEOUT_MS });
   const onRedisError = (err: Error) => logger.debug({ err: err.message }, 'redis producer error');
   const retirements = new RetirementQueue(urls.redisUrl, { prefix: env.QUEUE_PREFIX, attempts: env.RETIREMENT_MAX_ATTEMPTS, onError: onRedisError });
   const rateRedis = producerConnection(urls.redisUrl).on('error', onRedisError);

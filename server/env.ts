@@ -15,6 +15,8 @@ const envSchema = z.object({
   REDIS_URL: z.string().url().optional(),
   HOST: z.string().default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  // API processes on this machine sharing PORT (one per core); 1 in containers, where replicas scale instead.
+  API_PROCESSES: z.coerce.number().int().min(1).max(64).default(1),
   ADMIN_API_KEY: z.string().min(24, 'ADMIN_API_KEY must be at least 24 characters').optional(),
   // Once a stored admin key exists, the bootstrap key can be switched off (or revoked with keys.revoke).
   BOOTSTRAP_ADMIN_KEY_ENABLED: z.stringbool().default(true),
@@ -23,6 +25,9 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/, 'may only hold letters, digits, _ and -').default('ledger'),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
+  // Retirements a worker applies together in one transaction (1: each in its own), and how long one waits for company.
+  WORKER_BATCH_SIZE: z.coerce.number().int().min(1).max(256).default(8),
+  WORKER_BATCH_LINGER_MS: z.coerce.number().int().min(0).max(1000).default(2),
   // PostgreSQL connections per process: the API's default 10; a worker's WORKER_CONCURRENCY + 2 (one per job, one for
   // the reconciler, one spare), and never fewer than WORKER_CONCURRENCY + 1.
   DB_POOL_MAX: z.coerce.number().int().min(2).max(500).optional(),
@@ -72,9 +77,14 @@ export class InvalidEnvError extends Error {
   }
 }
 
-/** Parsed once at start-up; a bad setting stops the process with the variable's name. */
+/**
+ * Parsed once at start-up; a bad setting stops the process with the variable's
+ * name. A variable set to the empty string counts as unset: compose and .env
+ * files write `NAME=` for "not given".
+ */
 export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
-  const parsed = envSchema.safeParse(source);
+  const given = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== ''));
+  const parsed = envSchema.safeParse(given);
   if (!parsed.success) throw new InvalidEnvError(parsed.error.issues.map((i) => ({ variable: i.path.join('.'), message: i.message })));
   return parsed.data;
 }

@@ -12,6 +12,8 @@ export function workerPoolSize(env: Env): number {
 export const workerOptionsFromEnv = (env: Env) => ({
   prefix: env.QUEUE_PREFIX,
   concurrency: env.WORKER_CONCURRENCY,
+  batchSize: env.WORKER_BATCH_SIZE,
+  batchLingerMs: env.WORKER_BATCH_LINGER_MS,
   maxAttempts: env.RETIREMENT_MAX_ATTEMPTS,
   reconcileIntervalMs: env.RECONCILE_INTERVAL_MS,
   lockDurationMs: env.WORKER_LOCK_DURATION_MS,

@@ -8,7 +8,7 @@ import { startWorker } from './worker.js';
 /** `npm run worker`: one retirement worker, against DATABASE_URL and REDIS_URL. */
 const env = loadEnv();
 const logger = createLogger('worker', env.LOG_LEVEL);
-const orm = await initOrm(requireUrl(env, 'DATABASE_URL'), { poolMax: workerPoolSize(env), statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS });
+const orm = await initOrm(requireUrl(env, 'DATABASE_URL'), { poolMax: workerPoolSize(env), statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS, lockTimeoutMs: env.DB_LOCK_TIMEOUT_MS });
 const testHoldLockMs = testHoldLockMsFromEnv();
 if (testHoldLockMs > 0) logger.warn({ testHoldLockMs }, 'TEST-ONLY WORKER_TEST_HOLD_LOCK_MS is set: every attempt pauses holding its row lock');
 const running = await startWorker({ ...workerOptionsFromEnv(env), testHoldLockMs, orm, logger, redisUrl: requireUrl(env, 'REDIS_URL') });

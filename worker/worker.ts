@@ -13,6 +13,9 @@ export type WorkerOptions = {
   redisUrl: string;
   prefix: string;
   concurrency: number;
+  /** Retirements applied in one transaction, at most, and how long one waits for others (see retire-credit.ts). */
+  batchSize: number;
+  batchLingerMs: number;
   maxAttempts: number;
   reconcileIntervalMs: number;
   lockDurationMs: number;

@@ -3,7 +3,7 @@ import { initOrm, type Orm } from '../db/orm.js';
 import { withRedis } from '../queue/redis-probe.js';
 import { RetirementQueue } from '../queue/retirement-queue.js';
 import { withTimeout } from '../queue/with-timeout.js';
-import { statementTimeoutMs, type QueueConfig } from './config.js';
+import { lockTimeoutMs, statementTimeoutMs, type QueueConfig } from './config.js';
 import { CliError, EXIT, errorMessage } from './errors.js';
 
 /** Opens PostgreSQL, fails fast (exit 2) when it cannot be reached, and always closes it. */
@@ -11,7 +11,7 @@ export async function withDatabase<T>(url: string, fn: (em: EntityManager, orm: 
   const timeoutMs = statementTimeoutMs();
   let orm: Orm;
   try {
-    orm = await initOrm(url, { poolMax: 4, statementTimeoutMs: timeoutMs });
+    orm = await initOrm(url, { poolMax: 4, statementTimeoutMs: timeoutMs, lockTimeoutMs: lockTimeoutMs() });
   } catch (err) {
     throw new CliError(`cannot open PostgreSQL (DATABASE_URL): ${errorMessage(err)}`, EXIT.usage);
   }

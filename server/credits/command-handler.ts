@@ -1,7 +1,9 @@
-import { LockWaitTimeoutException, type EntityManager } from '@mikro-orm/postgresql';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { sessionLockTimeoutMs } from '../db/mikro-orm.config.js';
+import { isLockTimeout } from '../db/orm.js';
 import { lockCredit, saveCredit } from './credit-store.js';
 import { DomainError } from './errors.js';
-import { appendWithProjection, chained, headOf, readStream } from './event-store.js';
+import { appendWithProjections, chained, headOf, readStream } from './event-store.js';
 import type { CreditEvent, StoredEvent } from './events.js';
 import { projectionDiff, projectionOf } from './projection.js';
 import { replay, type CreditState } from './state.js';
@@ -36,8 +38,6 @@ export type Handled = {
   projectionRepaired: boolean;
 };
 
-const isLockTimeout = (err: unknown) => err instanceof LockWaitTimeoutException || (err as { code?: unknown }).code === '55P03';
-
 /**
  * A transaction that waits at most `lockTimeoutMs` for any lock it needs; a
  * lock held longer by someone else ends it with DomainError CREDIT_BUSY
@@ -47,7 +47,8 @@ const isLockTimeout = (err: unknown) => err instanceof LockWaitTimeoutException 
 export async function lockingTransaction<T>(em: EntityManager, creditId: string, lockTimeoutMs: number, work: (tx: EntityManager) => Promise<T>): Promise<T> {
   try {
     return await em.transactional(async (tx) => {
-      await tx.execute(`set local lock_timeout = ${Math.trunc(lockTimeoutMs)}`);
+      // Connections already start with DB_LOCK_TIMEOUT_MS (ormConfig): only a different wait costs a round trip.
+      if (sessionLockTimeoutMs(tx.config) !== lockTimeoutMs) await tx.execute(`set local lock_timeout = ${Math.trunc(lockTimeoutMs)}`);
       return work(tx);
     });
   } catch (err) {
@@ -81,7 +82,7 @@ export async function handleCommand(
     if (after.status === 'absent') throw new Error(`credit ${creditId} vanished from its own stream`);
     const projection = projectionOf(after);
     if (next.length > 0) {
-      const appended = await appendWithProjection(tx, next, projection);
+      const appended = await appendWithProjections(tx, next, [projection]);
       return { before, after, appended, projectionRepaired: false };
     }
     // A row that disagrees with its events (only a hand edit can do that) is mended by whoever touches the credit next.

@@ -59,9 +59,9 @@ export async function insertNewCredits(em: EntityManager, items: { row: CreditRe
   return new Set(inserted.map((r) => r.id));
 }
 
-/** The statement that overwrites one credit's row (or writes it, when missing): for saveCredit, and inside larger statements. */
-export function upsertCredit(em: EntityManager, row: CreditRecord): { sql: string; params: unknown[] } {
-  const { sql, params } = insertValues(em, CreditEntity, [row]);
+/** The statement that overwrites credits' rows (or writes them, when missing): for saveCredit, and inside larger statements. */
+export function upsertCredits(em: EntityManager, rows: CreditRecord[]): { sql: string; params: unknown[] } {
+  const { sql, params } = insertValues(em, CreditEntity, rows);
   const assignments = columns(em, CreditEntity)
     .split(', ')
     .filter((c) => c !== 'id')
@@ -72,7 +72,7 @@ export function upsertCredit(em: EntityManager, row: CreditRecord): { sql: strin
 
 /** Overwrites one credit's row (or writes it, when missing) with the replay of its events. */
 export async function saveCredit(em: EntityManager, row: CreditRecord): Promise<void> {
-  const { sql, params } = upsertCredit(em, row);
+  const { sql, params } = upsertCredits(em, [row]);
   await em.execute(sql, params);
 }
 
@@ -138,6 +138,15 @@ export function findByIdOrSerial(em: EntityManager, ids: string[], keys: { regis
 export async function lockCredit(em: EntityManager, id: string): Promise<CreditRecord | null> {
   const row = await em.findOne(CreditEntity, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE, disableIdentityMap: true });
   return row && withNumericUnits(row);
+}
+
+/**
+ * Locks the rows of those credits that nobody else holds right now, without
+ * waiting for the others (SKIP LOCKED), in ID order; returns the rows locked.
+ * Absent from the answer: credits locked elsewhere, and credits without a row.
+ */
+export function lockFreeCredits(em: EntityManager, ids: string[]): Promise<CreditRecord[]> {
+  return ids.length === 0 ? Promise.resolve([]) : selectCredits(em, 'where id in (?) order by id for update skip locked', [ids]);
 }
 
 

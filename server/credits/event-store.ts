@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { EventEntity, type CreditRecord, type EventRecord } from '../db/entities.js';
 import { columns, insertValues, selectRows } from '../db/rows.js';
-import { upsertCredit } from './credit-store.js';
+import { upsertCredits } from './credit-store.js';
 import { eventHash } from './event-hash.js';
 import type { CreditEvent, NewEvent, StoredEvent } from './events.js';
 
@@ -28,9 +28,14 @@ export function readStream(em: EntityManager, creditId: string, until?: Date): P
 
 /** The streams of several credits, each oldest first; credits without events are absent. */
 export async function readStreams(em: EntityManager, creditIds: string[]): Promise<Map<string, StoredEvent[]>> {
+  if (creditIds.length === 0) return new Map();
+  return byCredit(await selectEvents(em, 'where credit_id in (?) order by credit_id, version', [creditIds]));
+}
+
+/** Events grouped into their credits' streams, each in the order given. */
+export function byCredit(events: StoredEvent[]): Map<string, StoredEvent[]> {
   const streams = new Map<string, StoredEvent[]>();
-  if (creditIds.length === 0) return streams;
-  for (const e of await selectEvents(em, 'where credit_id in (?) order by credit_id, version', [creditIds])) {
+  for (const e of events) {
     const list = streams.get(e.creditId);
     if (list) list.push(e);
     else streams.set(e.creditId, [e]);
@@ -127,21 +132,28 @@ export function chained(creditId: string, head: StreamHead, events: CreditEvent[
 }
 
 /**
- * Appends events and writes the credit's projection row in one statement (one
- * round trip), inside the caller's transaction, which holds the credit's row
- * lock. Returns the events as stored.
+ * Appends events and writes the projection rows of the credits they belong to
+ * in one statement (one round trip), inside the caller's transaction, which
+ * holds those credits' row locks. `projections` may also hold rows to mend
+ * that get no events. Returns the events as stored, in (credit, version) order.
  */
-export async function appendWithProjection(em: EntityManager, events: NewEvent[], projection: CreditRecord): Promise<StoredEvent[]> {
-  if (events.length === 0) return [];
+export async function appendWithProjections(em: EntityManager, events: NewEvent[], projections: CreditRecord[]): Promise<StoredEvent[]> {
+  if (events.length === 0) {
+    if (projections.length > 0) {
+      const upsert = upsertCredits(em, projections);
+      await em.execute(upsert.sql, upsert.params);
+    }
+    return [];
+  }
   const ev = insertValues(em, EventEntity, events as Partial<EventRecord>[]);
-  const upsert = upsertCredit(em, projection);
+  const upsert = projections.length > 0 ? upsertCredits(em, projections) : null;
   const stored = await selectRows(
     em,
     EventEntity,
-    `with appended as (insert into events ${ev.sql} returning ${columns(em, EventEntity)}),
-          projected as (${upsert.sql})
-     select * from appended order by version`,
-    [...ev.params, ...upsert.params],
+    `with appended as (insert into events ${ev.sql} returning ${columns(em, EventEntity)})
+          ${upsert ? `, projected as (${upsert.sql})` : ''}
+     select * from appended order by credit_id, version`,
+    [...ev.params, ...(upsert?.params ?? [])],
   );
   return stored as unknown as StoredEvent[];
 }

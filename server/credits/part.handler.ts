@@ -4,7 +4,7 @@ import { lockingTransaction } from './command-handler.js';
 import { lockCredit } from './credit-store.js';
 import { carvedPart, decide } from './decider.js';
 import { DomainError } from './errors.js';
-import { appendWithProjection, chained, headOf, readStream } from './event-store.js';
+import { appendWithProjections, chained, headOf, readStream } from './event-store.js';
 import type { CreditEvent, StoredEvent } from './events.js';
 import { projectionOf } from './projection.js';
 import { compareQuantity } from './quantity.js';
@@ -45,7 +45,7 @@ async function append(tx: EntityManager, id: string, history: StoredEvent[], bef
   const next = chained(id, headOf(history), events, meta);
   const after = replay(next, before ?? undefined);
   if (after.status === 'absent') throw new Error(`credit ${id} has no creation event`);
-  const appended = next.length > 0 ? await appendWithProjection(tx, next, projectionOf(after)) : [];
+  const appended = next.length > 0 ? await appendWithProjections(tx, next, [projectionOf(after)]) : [];
   return { appended, after };
 }
 

@@ -29,7 +29,19 @@ export type OrmOptions = {
    * and the admin script). null: no limit, for migrations only.
    */
   statementTimeoutMs: number | null;
+  /**
+   * PostgreSQL's lock_timeout for every pooled connection (DB_LOCK_TIMEOUT_MS),
+   * so a write transaction needs no `SET LOCAL` round trip of its own to bound
+   * its row-lock wait. Unset: PostgreSQL's default, no limit.
+   */
+  lockTimeoutMs?: number;
 };
+
+type DriverOptions = { connection?: { statement_timeout?: number; lock_timeout?: number } };
+
+/** The lock_timeout every connection of this ORM starts with, if it sets one. */
+export const sessionLockTimeoutMs = (config: { get(key: 'driverOptions'): unknown }): number | undefined =>
+  (config.get('driverOptions') as DriverOptions | undefined)?.connection?.lock_timeout;
 
 export function ormConfig(databaseUrl: string, options: OrmOptions) {
   return defineConfig({
@@ -43,8 +55,13 @@ export function ormConfig(databaseUrl: string, options: OrmOptions) {
     allowGlobalContext: false,
     debug: false,
     pool: { min: 0, max: options.poolMax ?? 10 },
-    // Passed to knex and on to pg.Client, which sends it in the startup packet.
-    ...(options.statementTimeoutMs === null ? {} : { driverOptions: { connection: { statement_timeout: options.statementTimeoutMs } } }),
+    // Passed to knex and on to pg.Client, which sends them in the startup packet.
+    driverOptions: {
+      connection: {
+        ...(options.statementTimeoutMs === null ? {} : { statement_timeout: options.statementTimeoutMs }),
+        ...(options.lockTimeoutMs === undefined ? {} : { lock_timeout: options.lockTimeoutMs }),
+      },
+    } satisfies DriverOptions,
     // Timestamps go to and come from PostgreSQL as timestamptz, always UTC.
     forceUtcTimezone: true,
   });

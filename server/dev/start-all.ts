@@ -35,9 +35,11 @@ try {
 }
 say(applied.length ? `applied migrations: ${applied.join(', ')}` : 'database schema is up to date');
 
+// With the bootstrap key switched off there is none to make up or to tell about: stored admin keys are the way in.
+const bootstrapKey = env.BOOTSTRAP_ADMIN_KEY_ENABLED;
 let adminApiKey = env.ADMIN_API_KEY;
 let adminKeySource = 'the ADMIN_API_KEY environment variable';
-if (!adminApiKey) {
+if (bootstrapKey && !adminApiKey) {
   const local = await localAdminKey(dataRoot);
   adminApiKey = local.key;
   adminKeySource = `${local.path} (${local.created ? 'generated now' : 'kept from an earlier run'}; set ADMIN_API_KEY to use your own)`;
@@ -45,7 +47,7 @@ if (!adminApiKey) {
 
 // The API and the worker get the app's role only; the owner's URL stays here.
 const { MIGRATION_DATABASE_URL: _ownerUrl, ...inherited } = process.env;
-const childEnv = { ...inherited, DATABASE_URL: services.databaseUrl, REDIS_URL: services.redisUrl, ADMIN_API_KEY: adminApiKey };
+const childEnv = { ...inherited, DATABASE_URL: services.databaseUrl, REDIS_URL: services.redisUrl, ...(adminApiKey ? { ADMIN_API_KEY: adminApiKey } : {}) };
 const children = new Map<string, ChildProcess>();
 let stopping = false;
 
@@ -82,6 +84,7 @@ const url = `http://${env.HOST}:${env.PORT}`;
 while (!stopping && !(await fetch(`${url}/healthz`).then((r) => r.ok, () => false))) await sleep(200);
 if (!stopping) {
   say(`ledger API: ${url}/trpc   (health: ${url}/healthz)`);
-  say(`admin API key: read it from ${adminKeySource}`);
-  say(`try: curl -s -H "Authorization: Bearer $(cat ${dataRoot}/admin-api-key 2>/dev/null || echo "$ADMIN_API_KEY")" '${url}/trpc/credits.list?input=%7B%7D'`);
+  if (bootstrapKey) say(`admin API key: read it from ${adminKeySource}`);
+  else say('bootstrap admin key off (BOOTSTRAP_ADMIN_KEY_ENABLED=false): use a stored admin key');
+  if (bootstrapKey) say(`try: curl -s -H "Authorization: Bearer $(cat ${dataRoot}/admin-api-key 2>/dev/null || echo "$ADMIN_API_KEY")" '${url}/trpc/credits.list?input=%7B%7D'`);
 }

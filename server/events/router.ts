@@ -6,7 +6,8 @@ import { encodeFeedCursor, feedCursorSchema } from './feed-cursor.js';
 
 export const eventsRouter = router({
   /**
-   * The global feed, in the order transactions finished writing: poll with the
+   * The global feed in (writing transaction, position) order, holding only
+   * events of transactions older than every one still running: poll with the
    * `nextCursor` you got to follow the log. Each event is seen exactly once,
    * and none ever appears behind a cursor already handed out.
    */

@@ -3,6 +3,7 @@ import { ZodError } from 'zod';
 import { RateLimited } from '../auth/rate-limits.js';
 import { ACCESS, type Right } from '../auth/roles.js';
 import { DomainError } from '../credits/errors.js';
+import { isLockTimeout } from '../db/orm.js';
 import type { Context } from './context.js';
 import { detailsOf, fieldIssues, toTRPCError } from './errors.js';
 
@@ -33,6 +34,11 @@ const publicProcedure = t.procedure
   .use(async ({ next }) => {
     const result = await next();
     if (!result.ok && result.error.cause instanceof DomainError) throw toTRPCError(result.error.cause);
+    // A lock wait past DB_LOCK_TIMEOUT_MS outside a credit's own transaction (a create waiting on an uncommitted
+    // twin, a key change): the same answer as a busy credit.
+    if (!result.ok && isLockTimeout(result.error.cause)) {
+      throw new TRPCError({ code: 'TOO_MANY_REQUESTS', message: 'the ledger is busy with the same records; retry shortly', cause: result.error.cause });
+    }
     return result;
   })
   // Every call counts against its key's limit, or its address's when it has no usable key.

@@ -109,3 +109,34 @@ describe('admin keys', () => {
     expect(forbidden.stderr).toContain('needs an admin key');
   });
 });
+
+describe('admin keys audit, and retiring the bootstrap key', () => {
+  // Last in this file: it revokes the bootstrap key the tests above run with.
+  it('lists who created and revoked which key; the bootstrap key is revoked by a stored admin key, then refused', async () => {
+    const { key: adminKey, apiKey: admin } = await createKey('admin', 'ops lead');
+    const { apiKey: temp } = await createKey('auditor', 'audited');
+    expect((await runCli(['keys', 'revoke', temp.id, '--api-key', adminKey], env)).code).toBe(0);
+
+    const audit = await runCli(['keys', 'audit', '--json', '--limit', '500'], env);
+    expect(audit.code, audit.stderr).toBe(0);
+    const entries = audit.json<{ entries: { action: string; keyId: string; actor: string }[] }>().entries;
+    expect(entries).toContainEqual(expect.objectContaining({ action: 'created', keyId: admin.id, actor: 'key_bootstrap_admin' }));
+    expect(entries).toContainEqual(expect.objectContaining({ action: 'created', keyId: temp.id, actor: 'key_bootstrap_admin' }));
+    expect(entries).toContainEqual(expect.objectContaining({ action: 'revoked', keyId: temp.id, actor: admin.id }));
+    const human = await runCli(['keys', 'audit'], env);
+    expect(human.stdout).toMatch(new RegExp(`\\srevoked\\s+${temp.id}\\s+auditor\\s+audited\\s+${admin.id}$`, 'm'));
+    const paged = await runCli(['keys', 'audit', '--limit', '1', '--json'], env);
+    const page = paged.json<{ entries: unknown[]; nextCursor: string | null }>();
+    expect(page.entries).toHaveLength(1);
+    expect(page.nextCursor).toMatch(/^\d+$/);
+    expect((await runCli(['keys', 'audit', '--after', 'x'], env)).code).toBe(2);
+
+    const retired = await runCli(['keys', 'revoke', 'key_bootstrap_admin', '--api-key', adminKey, '--json'], env);
+    expect(retired.code, retired.stderr).toBe(0);
+    expect(retired.json<{ apiKey: KeyView }>().apiKey).toMatchObject({ id: 'key_bootstrap_admin', role: 'admin' });
+    const refused = await runCli(['keys', 'list'], env);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('the API refused the key');
+    expect((await runCli(['keys', 'list', '--api-key', adminKey], env)).code).toBe(0);
+  });
+});

@@ -210,18 +210,18 @@ describe('ledger_app can do what the ledger needs', () => {
   });
 });
 
-describe('statement_timeout on the app’s connections', () => {
-  it('is set by the pg driver on every pooled connection (DB_STATEMENT_TIMEOUT_MS)', async () => {
+describe('statement_timeout and lock_timeout on the app’s connections', () => {
+  it('are set by the pg driver on every pooled connection (DB_STATEMENT_TIMEOUT_MS, DB_LOCK_TIMEOUT_MS)', async () => {
     const defaults = loadEnv({});
     expect(defaults.DB_STATEMENT_TIMEOUT_MS).toBe(60_000);
-    const orm = await initOrm(db.appUrl, { poolMax: 3, statementTimeoutMs: defaults.DB_STATEMENT_TIMEOUT_MS });
+    const orm = await initOrm(db.appUrl, { poolMax: 3, statementTimeoutMs: defaults.DB_STATEMENT_TIMEOUT_MS, lockTimeoutMs: defaults.DB_LOCK_TIMEOUT_MS });
     try {
       // Three transactions at once hold three different pooled connections.
       const seen = await Promise.all(
         [1, 2, 3].map(() =>
           orm.em.fork().transactional(async (tx) => {
-            const [row] = await tx.execute<{ statement_timeout: string; pid: number }[]>(
-              'select current_setting($$statement_timeout$$) as statement_timeout, pg_backend_pid() as pid, pg_sleep(0.2)',
+            const [row] = await tx.execute<{ statement_timeout: string; lock_timeout: string; pid: number }[]>(
+              'select current_setting($$statement_timeout$$) as statement_timeout, current_setting($$lock_timeout$$) as lock_timeout, pg_backend_pid() as pid, pg_sleep(0.2)',
             );
             return row;
           }),
@@ -229,6 +229,7 @@ describe('statement_timeout on the app’s connections', () => {
       );
       expect(new Set(seen.map((r) => r?.pid)).size).toBe(3);
       expect(seen.map((r) => r?.statement_timeout)).toEqual(['1min', '1min', '1min']);
+      expect(seen.map((r) => r?.lock_timeout)).toEqual(['5s', '5s', '5s']);
       const [shown] = await orm.em.fork().execute<{ statement_timeout: string }[]>('show statement_timeout');
       expect(shown?.statement_timeout).toBe('1min');
     } finally {

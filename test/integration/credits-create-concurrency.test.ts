@@ -3,7 +3,7 @@ import type { Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { creditId } from '../../server/credits/canonical-id.js';
 import type { ApiError } from '../helpers/api-errors.js';
-import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
+import { ADMIN_KEY, serveTestApp, startTestApp, type TestApp } from '../helpers/app.js';
 import { holdCreditRows, storedFor, tableCounts, waitForLockWaits } from '../helpers/credit-db-probes.js';
 import { uniqueSerial, validCredit } from '../helpers/credit-fixtures.js';
 import { openDb } from '../helpers/pg.js';
@@ -151,5 +151,38 @@ describe('concurrent creates', () => {
       expect(pair.find((r) => r?.outcome === 'conflict'), serial).toMatchObject({ existingId: created[0]?.id });
     });
     expect(await tableCounts(db)).toEqual({ credits: before.credits + 2, events: before.events + 2 });
+  });
+});
+
+describe('a create that waits too long on an uncommitted twin', () => {
+  it('answers TOO_MANY_REQUESTS (busy, retry) after DB_LOCK_TIMEOUT_MS rather than an internal error, and writes nothing', async () => {
+    // A second API over the same database, with a short lock timeout.
+    const quick = await serveTestApp(
+      { databaseUrl: app.databaseUrl, appDatabaseUrl: app.env.DATABASE_URL ?? '', redisUrl: app.redisUrl, prefix: app.prefix },
+      { DB_LOCK_TIMEOUT_MS: '300', DB_STATEMENT_TIMEOUT_MS: '10000' },
+    );
+    try {
+      const input = validCredit(uniqueSerial('VCS-Held'));
+      const before = await tableCounts(db);
+      const gate = await holdCreditRows(db, [input]);
+      let failure: unknown;
+      try {
+        failure = await quick.admin.credits.create.mutate(input).then(
+          () => null,
+          (err: unknown) => err,
+        );
+      } finally {
+        await gate.release();
+      }
+      expect(await tableCounts(db)).toEqual(before);
+      expect(failure).toBeInstanceOf(TRPCClientError);
+      const data = (failure as ApiError).data;
+      expect(data?.code).toBe('TOO_MANY_REQUESTS');
+      expect((failure as Error).message).toBe('the ledger is busy with the same records; retry shortly');
+      // Once the twin is gone the same create goes through.
+      expect((await quick.admin.credits.create.mutate(input)).created).toBe(true);
+    } finally {
+      await quick.close();
+    }
   });
 });

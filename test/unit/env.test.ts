@@ -33,3 +33,16 @@ describe('database settings', () => {
     expect(() => migrationUrl(loadEnv({}))).toThrow(/MIGRATION_DATABASE_URL/);
   });
 });
+
+describe('unset settings', () => {
+  it('an empty value counts as unset, as compose writes `NAME=` for a variable it was not given', () => {
+    const env = loadEnv({ ADMIN_API_KEY: '', PORT: '', DATABASE_URL: '' });
+    expect(env.ADMIN_API_KEY).toBeUndefined();
+    expect(env.PORT).toBe(3000);
+    expect(env.DATABASE_URL).toBeUndefined();
+  });
+
+  it('a value that is given but wrong is still refused, naming the variable', () => {
+    expect(() => loadEnv({ ADMIN_API_KEY: 'short' })).toThrow(/ADMIN_API_KEY: ADMIN_API_KEY must be at least 24 characters/);
+  });
+});

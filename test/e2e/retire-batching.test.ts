@@ -1,0 +1,71 @@
+import type { Pool } from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../helpers/app.js';
+import { createCredits, exactlyOnceReport, openE2eDb, pendingCount, retiredEventCount, waitFor, workerEnv } from '../helpers/retirement-e2e.js';
+import { killAllWorkers, spawnWorker, waitForOutput } from '../helpers/worker-process.js';
+
+/*
+ * A worker applies retirements that arrive together in one transaction
+ * (WORKER_BATCH_SIZE, WORKER_BATCH_LINGER_MS), and each is still recorded
+ * exactly once. The writing transaction's ID on each `retired` event tells
+ * which retirements shared a commit.
+ */
+
+let app: TestApp;
+let db: Pool;
+
+beforeAll(async () => {
+  app = await startTestApp();
+  db = openE2eDb(app.databaseUrl);
+});
+
+afterAll(async () => {
+  await killAllWorkers();
+  await db?.end();
+  await app?.close();
+});
+
+/** Requests the retirement of `count` new credits while no worker runs, so their jobs wait together in the queue. */
+async function waitingRetirements(count: number): Promise<string[]> {
+  const ids = await createCredits(app.admin, count);
+  for (const id of ids) await app.admin.credits.retire.mutate({ id, beneficiary: 'Batch Buyer' });
+  return ids;
+}
+
+/** How many `retired` events each writing transaction holds, among these credits. */
+async function retirementsPerTransaction(ids: string[]): Promise<number[]> {
+  const { rows } = await db.query<{ n: string }>(
+    `select count(*) as n from events where type = 'retired' and credit_id = any($1) group by tx_id order by count(*) desc`,
+    [ids],
+  );
+  return rows.map((r) => Number(r.n));
+}
+
+async function runWorkerUntilRetired(ids: string[], settings: Record<string, string>): Promise<void> {
+  const worker = spawnWorker(workerEnv(app.env, 'batching-worker', settings));
+  await waitForOutput(worker, /retirement worker started/);
+  await waitFor(`${ids.length} credits retired`, async () => (await retiredEventCount(db, ids)) === ids.length || undefined, { timeoutMs: 60_000, intervalMs: 100 });
+  expect(await worker.stop()).toBe(0);
+}
+
+describe('retirements applied together', () => {
+  it('shares transactions between retirements that arrive together, never more than WORKER_BATCH_SIZE, each exactly once', async () => {
+    const ids = await waitingRetirements(40);
+    await runWorkerUntilRetired(ids, { WORKER_CONCURRENCY: '8', WORKER_BATCH_SIZE: '5', WORKER_BATCH_LINGER_MS: '50' });
+    expect(await exactlyOnceReport(db, ids)).toMatchObject({ missing: [], doubled: [] });
+    expect(await pendingCount(db)).toBe(0);
+    const perTransaction = await retirementsPerTransaction(ids);
+    expect(perTransaction.reduce((a, b) => a + b, 0)).toBe(40);
+    // Eight jobs in flight and a 50 ms wait: transactions carried several retirements, none more than five.
+    expect(perTransaction[0]).toBeGreaterThan(1);
+    expect(perTransaction[0]).toBeLessThanOrEqual(5);
+    expect(perTransaction.length).toBeLessThan(40);
+  });
+
+  it('with WORKER_BATCH_SIZE=1 each retirement commits alone', async () => {
+    const ids = await waitingRetirements(12);
+    await runWorkerUntilRetired(ids, { WORKER_CONCURRENCY: '8', WORKER_BATCH_SIZE: '1' });
+    expect(await exactlyOnceReport(db, ids)).toMatchObject({ missing: [], doubled: [] });
+    expect(await retirementsPerTransaction(ids)).toEqual(Array(12).fill(1));
+  });
+});
