@@ -585,6 +585,27 @@ describe('replaying a registry’s record', () => {
   });
 });
 
+describe('admin export', () => {
+  it('carries the lineage: a split names its part and request, the part its parent, the request and its units', async () => {
+    const block = await create(fields(verra(40001, 1, 100), '100'));
+    const { credit: part } = await issuer.credits.split.mutate({ id: block.id, quantity: '30', requestId: 'export-1' });
+    const r = await runCli(['export', '--format', 'jsonl', '--quiet'], cliEnv(app));
+    expect(r.code, r.stderr).toBe(0);
+    const exported = r.stdout
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => JSON.parse(line) as { creditId: string; type: string; data: Record<string, unknown> })
+      .filter((e) => e.creditId === block.id || e.creditId === part.id);
+    expect(exported.map((e) => [e.creditId, e.type])).toEqual([
+      [block.id, 'created'],
+      [block.id, 'split'],
+      [part.id, 'split_from'],
+    ]);
+    expect(exported[1]?.data).toEqual({ childId: part.id, requestId: 'export-1', quantity: '30', unitRange: { first: 1, last: 30 } });
+    expect(exported[2]?.data).toMatchObject({ parentId: block.id, requestId: 'export-1', fields: { quantity: '30', serialNumber: verra(40001, 1, 30) } });
+  });
+});
+
 describe('admin verify', () => {
   type VerifyResult = { ok: boolean; inconsistencies: { kind: string; creditId: string; position: string | null; message: string }[] };
   const verify = async (...extra: string[]) => {
