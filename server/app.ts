@@ -4,16 +4,34 @@ import { parse as parseContentType } from 'content-type';
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import getRawBody from 'raw-body';
 import typeis from 'type-is';
-import { RateLimited } from './auth/rate-limits.js';
+import { refuseAsDetail } from './rest/detail.js';
+import { restApi, type RestOptions } from './rest/rest-api.js';
+import type { Registry } from 'prom-client';
+import { requireAdminKey } from './ops/admin-auth.js';
+import { requestLogging } from './ops/http-logging.js';
+import { METRICS_CONTENT_TYPE, type HttpMetrics } from './ops/metrics.js';
+import { QUEUE_DASHBOARD_PATH, queueDashboard } from './ops/queue-dashboard.js';
+import type { Readiness } from './ops/readiness.js';
+import { measureRequests } from './ops/request-metrics.js';
 import { createRequestContext, type Deps } from './trpc/context.js';
+import { retryAfterHeaders } from './trpc/retry-after.js';
 import { appRouter } from './trpc/root.js';
 
 export type RequestLimits = { maxBodyBytes: number; maxBatchSize: number };
 
+/** How a refusal is written: /trpc's shape by default, the REST facade's `{detail}` under /api. */
+export type Refusal = (res: Response, status: number, code: TRPC_ERROR_CODE_KEY, message: string) => void;
+/** What the operators' routes need: /readyz's checks, and /metrics' registry and request timings. */
+export type OpsDeps = {
+  readiness: () => Promise<Readiness>;
+  registry: Registry;
+  httpMetrics: HttpMetrics;
+  /** The text /metrics answers; this process's registry unless API processes share a port (see api-server.ts). */
+  metricsText?: () => Promise<string>;
+};
+
 /** An error answer in the same JSON shape as tRPC's own, for requests refused before a procedure runs. */
 function refuse(res: Response, status: number, code: TRPC_ERROR_CODE_KEY, message: string): void {
-  // The rest of an unread body is not worth reading: end the connection with the answer.
-  if (status === 413 || status === 415) res.set('Connection', 'close');
   res.status(status).json({ error: { message, code: TRPC_ERROR_CODES_BY_KEY[code], data: { code, httpStatus: status } } });
 }
 
@@ -25,10 +43,12 @@ function refuse(res: Response, status: number, code: TRPC_ERROR_CODE_KEY, messag
  * body of undeclared size is cut off at the limit with 413: the rest is never
  * read, and the connection is closed with the answer.
  */
-function jsonBody(deps: Deps, maxBodyBytes: number): RequestHandler {
+function jsonBody(maxBodyBytes: number, answer: Refusal = refuse): RequestHandler {
   const refuseLogged = (req: Request, res: Response, status: number, code: TRPC_ERROR_CODE_KEY, message: string) => {
-    deps.logger.info({ method: req.method, path: req.path, status, contentType: req.headers['content-type'] }, `request refused: ${message}`);
-    refuse(res, status, code, message);
+    req.log.info({ method: req.method, path: req.path, status, contentType: req.headers['content-type'] }, `request refused: ${message}`);
+    // The rest of an unread body is not worth reading: end the connection with the answer.
+    if (status === 413 || status === 415) res.set('Connection', 'close');
+    answer(res, status, code, message);
   };
   return (req, res, next) => {
     if (Number(req.headers['content-length'] ?? 0) > maxBodyBytes) {
@@ -71,38 +91,51 @@ function jsonBody(deps: Deps, maxBodyBytes: number): RequestHandler {
   };
 }
 
-export function createApp(deps: Deps & { limits: RequestLimits }) {
-  const { limits, logger } = deps;
+export function createApp(deps: Deps & { limits: RequestLimits; rest: RestOptions; ops: OpsDeps }) {
+  const { limits, logger, ops } = deps;
   const app = express();
   app.disable('x-powered-by');
+  // First, so every answer (even a refusal) is timed, logged and carries X-Request-Id.
+  app.use(requestLogging(logger));
+  app.use(measureRequests(ops.httpMetrics, new Set(Object.keys(appRouter._def.procedures))));
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });
+  app.get('/readyz', (req, res, next) => {
+    ops.readiness().then((report) => {
+      if (report.status !== 'ready') req.log.warn({ missing: report.missing, checks: report.checks }, 'not ready');
+      res.status(report.status === 'ready' ? 200 : 503).json(report);
+    }, next);
+  });
+  const adminOnly = requireAdminKey(deps, 'ledger admin');
+  app.get('/metrics', adminOnly, (_req, res, next) => {
+    (ops.metricsText ?? (() => ops.registry.metrics()))().then((text) => {
+      res.set('Content-Type', METRICS_CONTENT_TYPE).send(text);
+    }, next);
+  });
+  app.use(QUEUE_DASHBOARD_PATH, adminOnly, queueDashboard(deps.retirements.queue));
   app.use(
     '/trpc',
-    jsonBody(deps, limits.maxBodyBytes),
+    jsonBody(limits.maxBodyBytes),
     createExpressMiddleware({
       router: appRouter,
       createContext: ({ req }) => createRequestContext(deps, req),
       maxBatchSize: limits.maxBatchSize,
-      responseMeta({ errors }) {
-        const limited = errors.map((e) => e.cause).find((c): c is RateLimited => c instanceof RateLimited);
-        const busy = errors.some((e) => e.code === 'TOO_MANY_REQUESTS');
-        if (limited) return { headers: { 'retry-after': String(Math.max(1, Math.ceil(limited.retryAfterMs / 1000))) } };
-        return busy ? { headers: { 'retry-after': '1' } } : {};
-      },
-      onError({ error, path, type }) {
-        if (error.code === 'INTERNAL_SERVER_ERROR') logger.error({ err: error.cause ?? error, path, type }, 'procedure failed');
-        else logger.info({ code: error.code, path, type, message: error.message }, 'procedure refused the call');
+      responseMeta: ({ errors }) => ({ headers: retryAfterHeaders(errors) }),
+      onError({ error, path, type, req }) {
+        if (error.code === 'INTERNAL_SERVER_ERROR') req.log.error({ err: error.cause ?? error, path, type }, 'procedure failed');
+        else req.log.info({ code: error.code, path, type, message: error.message }, 'procedure refused the call');
       },
     }),
   );
+  // The original service's REST paths, /openapi.json and /docs (server/rest), over the same procedures' handlers.
+  app.use(restApi({ ...deps, maxBodyBytes: limits.maxBodyBytes, boundedBody: jsonBody(limits.maxBodyBytes, refuseAsDetail) }));
   app.use((req, res) => {
-    logger.info({ method: req.method, path: req.path }, 'no such route');
+    req.log.info({ method: req.method, path: req.path }, 'no such route');
     refuse(res, 404, 'NOT_FOUND', `no route ${req.method} ${req.path}`);
   });
   const lastResort: ErrorRequestHandler = (err, req, res, _next) => {
-    logger.error({ err, method: req.method, path: req.path }, 'unhandled request error');
+    req.log.error({ err, method: req.method, path: req.path }, 'unhandled request error');
     refuse(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
   };
   app.use(lastResort);

@@ -23,7 +23,11 @@ const envSchema = z.object({
   // How long an API process trusts what a key resolved to; a revocation reaches every process within it.
   API_KEY_CACHE_MS: z.coerce.number().int().min(0).max(1000).default(500),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/, 'may only hold letters, digits, _ and -').default('ledger'),
+  // In braces it is a Redis Cluster hash tag: every key of the queue then lives in one slot, as BullMQ needs there.
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^(?:[A-Za-z0-9_-]+|\{[A-Za-z0-9_-]+\})$/, 'may only hold letters, digits, _ and -, optionally in braces as a Redis Cluster hash tag ({ledger})')
+    .default('ledger'),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
   // Retirements a worker applies together in one transaction (1: each in its own), and how long one waits for company.
   WORKER_BATCH_SIZE: z.coerce.number().int().min(1).max(256).default(8),
@@ -42,6 +46,9 @@ const envSchema = z.object({
   // Request bounds: bytes of one request body (any content type), and calls in one tRPC batch.
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
   MAX_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(50),
+  // How long POST /api/records/{id}/retire waits for the worker before answering 202: the original service answered
+  // 200 with the `retired` event, and a quick worker still lets it. 0 answers 202 at once; the cap keeps requests short.
+  REST_RETIRE_WAIT_MS: z.coerce.number().int().min(0).max(10_000).default(1500),
   // Calls per key per window, by role (callers without a usable key: per IP address).
   RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(3600).default(1),
   RATE_LIMIT_ISSUER: z.coerce.number().int().min(1).default(1000),
@@ -52,7 +59,36 @@ const envSchema = z.object({
   // The admin script's (server/admin): the API it talks to and its key (--url / --api-key override them).
   LEDGER_URL: z.string().url().optional(),
   LEDGER_API_KEY: z.string().optional(),
+  // `production` refuses placeholder secrets and never loads the development log prettifier.
+  NODE_ENV: z.string().optional(),
+  // Above common load-balancer idle timeouts (60 s), so the balancer, not the API, closes idle connections:
+  // otherwise a request sent on a connection the API is closing at that moment fails with a reset.
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000).default(65_000),
+  // Node's requestTimeout (300 s) ends a request first anyway, so a longer headers timeout would mean nothing.
+  HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(1000).max(300_000).default(66_000),
+  // How long /readyz waits for PostgreSQL and Redis before it answers 503: a hung dependency must not hang the probe.
+  READINESS_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(2_000),
+  // The worker's probes and metrics (/healthz, /readyz, /metrics); unset: the worker serves no HTTP. 0 picks a free port.
+  WORKER_HTTP_PORT: z.coerce.number().int().min(0).max(65535).optional(),
 }).superRefine((env, ctx) => {
+  if (env.HTTP_HEADERS_TIMEOUT_MS <= env.HTTP_KEEP_ALIVE_TIMEOUT_MS) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['HTTP_HEADERS_TIMEOUT_MS'],
+      message:
+        `must be above HTTP_KEEP_ALIVE_TIMEOUT_MS (${env.HTTP_KEEP_ALIVE_TIMEOUT_MS} ms): a reused connection's next request ` +
+        `would otherwise be cut off by the headers timeout before the keep-alive timeout closes it cleanly`,
+    });
+  }
+  if (env.NODE_ENV === 'production') {
+    for (const [variable, secret] of placeholderSecrets(env)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [variable],
+        message: `holds ${secret} that is still a placeholder from .env.example ("${PLACEHOLDER_PREFIX}…"); NODE_ENV=production needs a real secret`,
+      });
+    }
+  }
   const longestLockWait = env.DB_LOCK_TIMEOUT_MS * GIVE_UP_LOCK_PATIENCE;
   if (env.DB_STATEMENT_TIMEOUT_MS <= longestLockWait) {
     ctx.addIssue({
@@ -66,6 +102,45 @@ const envSchema = z.object({
 });
 
 export type Env = z.infer<typeof envSchema>;
+
+/** How every value in .env.example starts: a known string, so never a secret. */
+const PLACEHOLDER_PREFIX = 'replace-me';
+
+function passwordOf(url: string | undefined): string {
+  if (!url) return '';
+  try {
+    return decodeURIComponent(new URL(url).password);
+  } catch {
+    return '';
+  }
+}
+
+/** Settings whose secret is still .env.example's placeholder: [variable, what it is]. */
+function placeholderSecrets(env: {
+  ADMIN_API_KEY?: string | undefined;
+  LEDGER_API_KEY?: string | undefined;
+  DATABASE_URL?: string | undefined;
+  MIGRATION_DATABASE_URL?: string | undefined;
+  REDIS_URL?: string | undefined;
+}): [string, string][] {
+  const found: [string, string][] = [];
+  for (const name of ['ADMIN_API_KEY', 'LEDGER_API_KEY'] as const) {
+    if (env[name]?.startsWith(PLACEHOLDER_PREFIX)) found.push([name, 'a key']);
+  }
+  for (const name of ['DATABASE_URL', 'MIGRATION_DATABASE_URL', 'REDIS_URL'] as const) {
+    if (passwordOf(env[name]).startsWith(PLACEHOLDER_PREFIX)) found.push([name, 'a password']);
+  }
+  return found;
+}
+
+/**
+ * Every secret this process was configured with, as its logs must never show
+ * them: keys and the passwords inside the service URLs (see logger.ts).
+ */
+export function secretsOf(env: Env): string[] {
+  const values = [env.ADMIN_API_KEY, env.LEDGER_API_KEY, ...[env.DATABASE_URL, env.MIGRATION_DATABASE_URL, env.REDIS_URL].map(passwordOf)];
+  return values.filter((v): v is string => Boolean(v));
+}
 
 /** A setting that does not parse; `variable` is its name. */
 export type EnvIssue = { variable: string; message: string };

@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import { once } from 'node:events';
 import { startApiServer } from './api-server.js';
-import { loadEnv, requireUrl } from './env.js';
+import { loadEnv, requireUrl, secretsOf } from './env.js';
 import { createLogger } from './logger.js';
 import { closeOnSignal } from './shutdown.js';
 
@@ -12,7 +12,7 @@ import { closeOnSignal } from './shutdown.js';
  * a load balancer, run replicas instead.
  */
 const env = loadEnv();
-const logger = createLogger('api', env.LOG_LEVEL);
+const logger = createLogger('api', env.LOG_LEVEL, { secrets: secretsOf(env) });
 
 if (env.API_PROCESSES > 1 && cluster.isPrimary) {
   let stopping = false;

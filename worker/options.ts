@@ -19,6 +19,7 @@ export const workerOptionsFromEnv = (env: Env) => ({
   lockDurationMs: env.WORKER_LOCK_DURATION_MS,
   lockTimeoutMs: env.DB_LOCK_TIMEOUT_MS,
   maxStalls: env.RETIREMENT_MAX_STALLS,
+  probeTimeoutMs: env.READINESS_TIMEOUT_MS,
 });
 
 /**

@@ -1,6 +1,8 @@
 import { Worker } from 'bullmq';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { Orm } from '../server/db/orm.js';
+import { createRegistry, registerDbPool, registerQueueDepth, registerWorkerMetrics } from '../server/ops/metrics.js';
 import { evictionPolicy, workerConnection } from '../server/queue/redis.js';
 import { RETIREMENT_QUEUE, RetirementQueue, STALLED_OUT, type RetirementJobData } from '../server/queue/retirement-queue.js';
 import { hasPendingRetirement } from '../server/credits/credit-store.js';
@@ -24,9 +26,23 @@ export type WorkerOptions = {
   maxStalls: number;
   /** Test-only fault injection (WORKER_TEST_HOLD_LOCK_MS); leave unset in production. */
   testHoldLockMs?: number;
+  /** How long a scrape waits for Redis's job counts (READINESS_TIMEOUT_MS). */
+  probeTimeoutMs?: number;
+  /** Where the worker's metrics go (its /metrics); a registry of its own when not given. */
+  registry?: Registry;
 };
 
-export type RunningWorker = { worker: Worker; reconcileNow(): Promise<void>; close(): Promise<void> };
+export type RunningWorker = {
+  worker: Worker;
+  /** The queue producer this worker re-enqueues with; its connection is what /readyz pings. */
+  retirements: RetirementQueue;
+  /** The worker's metrics (jobs, reconciler, queue depth, pool), for its /metrics. */
+  registry: Registry;
+  /** Null while the BullMQ worker runs, else what is wrong (for /readyz). */
+  problem(): string | null;
+  reconcileNow(): Promise<void>;
+  close(): Promise<void>;
+};
 
 export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const { logger } = opts;
@@ -44,7 +60,10 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     logger.warn({ err: (err as Error).message }, 'could not read Redis maxmemory-policy');
   }
 
-  const worker = new Worker<RetirementJobData>(RETIREMENT_QUEUE, createRetirementProcessor(opts), {
+  const registry = opts.registry ?? createRegistry();
+  const metrics = registerWorkerMetrics(registry);
+  registerDbPool(registry, opts.orm);
+  const worker = new Worker<RetirementJobData>(RETIREMENT_QUEUE, createRetirementProcessor({ ...opts, metrics }), {
     connection,
     prefix: opts.prefix,
     concurrency: opts.concurrency,
@@ -55,8 +74,10 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   });
   worker.on('error', (err) => logger.warn({ err: err.message }, 'worker error'));
   const retirements = new RetirementQueue(opts.redisUrl, { prefix: opts.prefix, attempts: opts.maxAttempts });
+  registerQueueDepth(registry, retirements, opts.probeTimeoutMs ?? 2000);
   worker.on('failed', (job, err) => {
-    logger.warn({ creditId: job?.data.creditId, attemptsMade: job?.attemptsMade, err: err.message }, 'retirement attempt failed');
+    const requestId = job?.data.requestId;
+    logger.warn({ ...(requestId ? { requestId } : {}), creditId: job?.data.creditId, attemptsMade: job?.attemptsMade, err: err.message }, 'retirement attempt failed');
     if (!job?.finishedOn) return;
     const creditId = job.data.creditId;
     if (STALLED_OUT.test(err.message)) {
@@ -71,14 +92,21 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     // at once instead of leaving it to the next reconcile.
     void requeueIfPending(opts, retirements, creditId);
   });
-  worker.on('stalled', (jobId) => logger.warn({ creditId: jobId }, 'retirement job stalled: its worker stopped while holding it'));
+  worker.on('stalled', (jobId) => {
+    metrics.failure('worker_stalled');
+    logger.warn({ creditId: jobId }, 'retirement job stalled: its worker stopped while holding it');
+  });
   let running: Promise<void> | null = null;
   const reconcileNow = () => {
     running ??= reconcile(opts.orm.em.fork(), retirements, opts)
       .then((r) => {
+        metrics.reconcileRun(r);
         if (r.enqueued > 0 || r.stalledOut > 0) logger.info(r, 'reconciler re-enqueued pending retirements or ended stalled-out ones');
       })
-      .catch((err: Error) => logger.warn({ err: err.message }, 'reconcile failed; will try again'))
+      .catch((err: Error) => {
+        metrics.reconcileRun('error');
+        logger.warn({ err: err.message }, 'reconcile failed; will try again');
+      })
       .finally(() => {
         running = null;
       });
@@ -87,10 +115,15 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const timer = setInterval(() => void reconcileNow(), opts.reconcileIntervalMs);
   void reconcileNow();
 
+  let closing = false;
   return {
     worker,
+    retirements,
+    registry,
+    problem: () => (closing ? 'the worker is stopping' : worker.isRunning() ? null : 'the BullMQ worker is not running'),
     reconcileNow,
     async close() {
+      closing = true;
       clearInterval(timer);
       // Waits for jobs in flight; takes no new ones meanwhile.
       await worker.close();

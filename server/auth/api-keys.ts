@@ -6,6 +6,8 @@ import { jsonView, type JsonView } from '../db/json-view.js';
 import type { Actor } from './roles.js';
 
 export const BOOTSTRAP_ADMIN_ID = 'key_bootstrap_admin';
+/** Its name wherever a key's name is shown: the revoked row keys.revoke stores, a retirement's default beneficiary. */
+export const BOOTSTRAP_ADMIN_NAME = 'bootstrap key (ADMIN_API_KEY)';
 
 /**
  * Keys are 256 random bits, so one SHA-256 is enough to store them safely:

@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { TRPCError } from '@trpc/server';
 import { ApiKeyAuditEntity, ApiKeyEntity, type ApiKeyAuditRecord, type ApiKeyRecord } from '../db/entities.js';
 import { jsonView, type JsonView } from '../db/json-view.js';
-import { BOOTSTRAP_ADMIN_ID, generateKey, hashKey } from './api-keys.js';
+import { BOOTSTRAP_ADMIN_ID, BOOTSTRAP_ADMIN_NAME, generateKey, hashKey } from './api-keys.js';
 import type { Actor, Role } from './roles.js';
 
 /*
@@ -45,7 +45,7 @@ export async function revokeKey(em: EntityManager, id: string, actor: Actor, boo
     if (!row && id === BOOTSTRAP_ADMIN_ID && bootstrap.adminApiKey) {
       row = tx.create(ApiKeyEntity, {
         id,
-        name: 'bootstrap key (ADMIN_API_KEY)',
+        name: BOOTSTRAP_ADMIN_NAME,
         role: 'admin',
         keyHash: hashKey(bootstrap.adminApiKey),
         createdAt: now,

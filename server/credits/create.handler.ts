@@ -1,7 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { TRPCError } from '@trpc/server';
 import type { CreditRecord } from '../db/entities.js';
 import { creditId } from './canonical-id.js';
 import { findByIdOrSerial, findOverlapping, insertNewCredits } from './credit-store.js';
+import { conflict } from '../trpc/errors.js';
 import { decide } from './decider.js';
 import { chained } from './event-store.js';
 import type { CreditFields, NewEvent } from './events.js';
@@ -160,4 +162,16 @@ async function existingFor(em: EntityManager, items: Prepared[]) {
     unexplained.map((p) => ({ registryKey: p.row.registryKey, blockKey: p.row.blockKey ?? '', unitFirst: p.row.unitFirst ?? 0, unitLast: p.row.unitLast ?? 0 })),
   );
   return { byId, bySerial, overlapping };
+}
+
+/**
+ * One credit, as credits.create and the REST facade's POST /api/records/ both
+ * answer it: the credit and whether this call created it; a serial or units
+ * held by another credit is CONFLICT naming that credit.
+ */
+export async function createCredit(em: EntityManager, input: CreditFields, actor: string, now: Date): Promise<{ credit: CreditView; created: boolean }> {
+  const [result] = await createCredits(em, [input], actor, now);
+  if (!result) throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'no outcome' });
+  if (result.outcome === 'conflict') throw conflict(result.message, { existingId: result.existingId, ...(result.overlap ? { overlap: result.overlap } : {}) });
+  return { credit: result.credit, created: result.outcome === 'created' };
 }

@@ -17,7 +17,14 @@ export type RetireRequest = {
   /** Retire only this part of the credit: it is split off first, in the same transaction, and retired on its own. */
   part?: { quantity: string; requestId: string };
 };
-type Deps = { em: EntityManager; retirements: RetirementQueue; logger: Logger; lockTimeoutMs: number };
+type Deps = {
+  em: EntityManager;
+  retirements: RetirementQueue;
+  logger: Logger;
+  lockTimeoutMs: number;
+  /** The HTTP request's ID, handed to the job so the worker's log lines for it carry it too. */
+  requestId?: string;
+};
 
 /**
  * Records the request in the credit's own stream first, under the row lock,
@@ -36,7 +43,7 @@ export async function requestRetirement(deps: Deps, req: RetireRequest, actor: s
 
   let status: 'queued' | 'processing' = 'queued';
   try {
-    status = (await withTimeout(deps.retirements.ensureJob(creditId), 3000, 'enqueue')).state;
+    status = (await withTimeout(deps.retirements.ensureJob(creditId, deps.requestId ? { requestId: deps.requestId } : {}), 3000, 'enqueue')).state;
   } catch (err) {
     deps.logger.warn({ err, creditId }, 'retirement recorded but not enqueued; the reconciler will enqueue it');
   }

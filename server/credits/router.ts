@@ -1,8 +1,8 @@
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { procedureFor, router } from '../trpc/init.js';
-import { conflict, fieldIssues } from '../trpc/errors.js';
-import { createCredits } from './create.handler.js';
+import { fieldIssues } from '../trpc/errors.js';
+import { createCredit, createCredits } from './create.handler.js';
 import { cancelCreditInput, createCreditInput, creditIdSchema, isoInstant, retireCreditInput, splitCreditInput } from './credit.schema.js';
 import { listCreditsInput } from './list.schema.js';
 import { listCredits } from './list.handler.js';
@@ -14,12 +14,9 @@ import { requestRetirement, retirementStatus } from './retire.handler.js';
 export const creditsRouter = router({
   create: procedureFor('create')
     .input(createCreditInput)
-    .mutation(async ({ ctx, input }) => {
+    .mutation(({ ctx, input }) => {
       ctx.budget.take('creditsCreated', 1, 'credits.create');
-      const [result] = await createCredits(ctx.em, [input], ctx.actor.keyId, new Date());
-      if (!result) throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'no outcome' });
-      if (result.outcome === 'conflict') throw conflict(result.message, { existingId: result.existingId, ...(result.overlap ? { overlap: result.overlap } : {}) });
-      return { credit: result.credit, created: result.outcome === 'created' };
+      return createCredit(ctx.em, input, ctx.actor.keyId, new Date());
     }),
 
   /** Bulk create for importers: each item is validated and answered on its own. */

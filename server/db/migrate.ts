@@ -1,3 +1,4 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
 import { initOrm } from './orm.js';
 
 /**
@@ -12,6 +13,7 @@ export async function migrate(databaseUrl: string): Promise<string[]> {
     // Two processes starting together must not both apply the same migration.
     return await em.transactional(async (tx) => {
       await tx.getConnection().execute('select pg_advisory_xact_lock(7260111)');
+      await mayRecordMigrations(tx);
       const applied = await orm.getMigrator().up();
       return applied.map((m) => m.name);
     });
@@ -20,6 +22,19 @@ export async function migrate(databaseUrl: string): Promise<string[]> {
   } finally {
     await orm.close(true);
   }
+}
+
+/**
+ * The app's role may read mikro_orm_migrations (for /readyz), so with nothing
+ * pending MikroORM would report success to it: asked first, whether this role
+ * may record a migration (or create the table), the wrong role fails even then.
+ */
+async function mayRecordMigrations(tx: EntityManager): Promise<void> {
+  const [row] = await tx.getConnection().execute<{ may: boolean }[]>(
+    `select case when to_regclass('mikro_orm_migrations') is null then has_schema_privilege(current_schema(), 'CREATE')
+            else has_table_privilege(to_regclass('mikro_orm_migrations'), 'INSERT') end as may`,
+  );
+  if (!row?.may) throw Object.assign(new Error('permission denied to record a migration in mikro_orm_migrations'), { code: '42501' });
 }
 
 /** A migration failure as one line: what PostgreSQL said, and what to do about missing rights. */

@@ -7,6 +7,7 @@ import { Migration20261201000100_project_name_search } from './migrations/Migrat
 import { Migration20261201000200_least_privilege } from './migrations/Migration20261201000200_least_privilege.js';
 import { Migration20261201000300_feed_watermark } from './migrations/Migration20261201000300_feed_watermark.js';
 import { Migration20261201000400_blocks } from './migrations/Migration20261201000400_blocks.js';
+import { Migration20261202000000_readiness } from './migrations/Migration20261202000000_readiness.js';
 
 /**
  * Migrations are listed explicitly rather than globbed from disk so the same
@@ -19,6 +20,7 @@ export const migrationsList = [
   { name: 'Migration20261201000200_least_privilege', class: Migration20261201000200_least_privilege },
   { name: 'Migration20261201000300_feed_watermark', class: Migration20261201000300_feed_watermark },
   { name: 'Migration20261201000400_blocks', class: Migration20261201000400_blocks },
+  { name: 'Migration20261202000000_readiness', class: Migration20261202000000_readiness },
 ];
 
 export type OrmOptions = {

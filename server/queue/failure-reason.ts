@@ -6,7 +6,7 @@ import { DomainError } from '../credits/errors.js';
  * or BullMQ text behind it (that goes to the worker's log).
  */
 
-const FAULT_CODES = ['lock_timeout', 'database_unavailable', 'database_conflict', 'worker_stalled', 'internal_error'] as const;
+export const FAULT_CODES = ['lock_timeout', 'database_unavailable', 'database_conflict', 'worker_stalled', 'internal_error'] as const;
 export type FaultCode = (typeof FAULT_CODES)[number];
 
 const SENTENCE: Record<FaultCode, string> = {
@@ -20,7 +20,8 @@ const SENTENCE: Record<FaultCode, string> = {
 /** "code (sentence)": what callers may see of a fault. */
 export const faultReason = (code: FaultCode): string => `${code} (${SENTENCE[code]})`;
 
-function faultCode(err: unknown): FaultCode {
+/** The kind of a transient fault, from its SQL state, driver code or message. */
+export function faultCode(err: unknown): FaultCode {
   if (err instanceof DomainError && err.code === 'CREDIT_BUSY') return 'lock_timeout';
   const code = (err as { code?: unknown }).code;
   const message = err instanceof Error ? err.message : '';

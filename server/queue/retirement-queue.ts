@@ -4,8 +4,12 @@ import { producerConnection } from './redis.js';
 
 export const RETIREMENT_QUEUE = 'retirements';
 
-/** The job carries only the credit ID: the request itself lives in PostgreSQL. */
-export type RetirementJobData = { creditId: string };
+/**
+ * The job carries the credit ID (the request itself lives in PostgreSQL) and,
+ * when an API request added it, that request's ID, so the worker's log lines
+ * for the retirement carry it too. Jobs the reconciler adds have none.
+ */
+export type RetirementJobData = { creditId: string; requestId?: string };
 
 const retirementJobOptions = (creditId: string, attempts: number): JobsOptions => ({
   // Job ID = credit ID: BullMQ ignores an add whose ID already exists.
@@ -54,7 +58,10 @@ export class RetirementQueue {
    * asked before a finished job is replaced (PostgreSQL commits before BullMQ
    * marks a job finished, so its answer then is the truth).
    */
-  async ensureJob(creditId: string, opts: { stillWanted?: () => Promise<boolean> } = {}): Promise<{ state: LiveJobState; added: boolean }> {
+  async ensureJob(
+    creditId: string,
+    opts: { stillWanted?: () => Promise<boolean>; requestId?: string } = {},
+  ): Promise<{ state: LiveJobState; added: boolean }> {
     const state = await this.queue.getJobState(creditId);
     if (state === 'active') return { state: 'processing', added: false };
     if (state !== 'completed' && state !== 'failed' && state !== 'unknown') return { state: 'queued', added: false };
@@ -62,7 +69,8 @@ export class RetirementQueue {
     if (opts.stillWanted && !(await opts.stillWanted())) return { state: 'queued', added: false };
     // A concurrent enqueuer may have removed it already.
     if (state !== 'unknown') await this.queue.remove(creditId).catch(() => 0);
-    await this.queue.add('retire', { creditId }, retirementJobOptions(creditId, this.opts.attempts));
+    const data: RetirementJobData = opts.requestId ? { creditId, requestId: opts.requestId } : { creditId };
+    await this.queue.add('retire', data, retirementJobOptions(creditId, this.opts.attempts));
     return { state: 'queued', added: true };
   }
 
@@ -79,6 +87,28 @@ export class RetirementQueue {
       addedAt: job.timestamp,
       stalledOut: mapped === 'failed' && STALLED_OUT.test(job.failedReason),
     };
+  }
+
+  /**
+   * PING on the producer connection. While the first connection is still
+   * being made it waits for it (the caller bounds the wait); once Redis has
+   * been lost it fails at once, as the producer has no offline queue.
+   */
+  async ping(): Promise<string> {
+    if (['wait', 'connecting', 'connect'].includes(this.connection.status)) {
+      await new Promise<void>((resolve, reject) => {
+        const ready = () => {
+          this.connection.off('end', ended);
+          resolve();
+        };
+        const ended = () => {
+          this.connection.off('ready', ready);
+          reject(new Error('Redis connection ended'));
+        };
+        this.connection.once('ready', ready).once('end', ended);
+      });
+    }
+    return this.connection.ping();
   }
 
   async close(): Promise<void> {

@@ -23,6 +23,8 @@ export type Deps = {
 };
 
 export type Context = Deps & {
+  /** The HTTP request's ID (X-Request-Id, or one of ours); `logger` is a child that puts it on every line. */
+  requestId: string;
   /** A fork per request: the global EntityManager is never shared. */
   em: EntityManager;
   actor: Actor | null;
@@ -35,7 +37,15 @@ export type Context = Deps & {
 };
 
 export async function createRequestContext(deps: Deps, req: Request): Promise<Context> {
-  const base = { ...deps, em: deps.orm.em.fork(), ip: req.ip ?? req.socket.remoteAddress ?? 'unknown', budget: new RequestBudget() };
+  const base = {
+    ...deps,
+    // pino-http's child logger for this request (server/ops/http-logging.ts): whatever a procedure logs carries the request's ID.
+    logger: req.log ?? deps.logger,
+    requestId: typeof req.id === 'string' ? req.id : '',
+    em: deps.orm.em.fork(),
+    ip: req.ip ?? req.socket.remoteAddress ?? 'unknown',
+    budget: new RequestBudget(),
+  };
   const header = req.headers.authorization;
   if (!header) return { ...base, actor: null, authProblem: 'missing' };
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);

@@ -7,7 +7,14 @@ import { isLockTimeout } from '../db/orm.js';
 import type { Context } from './context.js';
 import { detailsOf, fieldIssues, toTRPCError } from './errors.js';
 
-const t = initTRPC.context<Context>().create({
+/**
+ * Meta carries the REST facade's path and method for the procedures it
+ * exposes; server/rest/ types it as trpc-to-openapi's. Left opaque here so
+ * that AppRouter, whose types the client carries, names no REST library.
+ */
+export type ProcedureMeta = { openapi?: unknown };
+
+const t = initTRPC.context<Context>().meta<ProcedureMeta>().create({
   // Never ship stack traces to callers, whatever NODE_ENV says.
   isDev: false,
   errorFormatter({ shape, error }) {

@@ -1,7 +1,9 @@
+import type { Server } from 'node:http';
+import type { DestinationStream } from 'pino';
 import { inject } from 'vitest';
 import { createLedgerClient, type LedgerClient } from '../../client/index.js';
 import type { Role } from '../../server/auth/roles.js';
-import { loadEnv } from '../../server/env.js';
+import { loadEnv, secretsOf } from '../../server/env.js';
 import { createLogger } from '../../server/logger.js';
 import { startApiServer } from '../../server/api-server.js';
 import { createTestDatabase, testRedisPrefix } from './test-db.js';
@@ -24,17 +26,22 @@ export type TestApp = {
   client(apiKey: string): LedgerClient;
   /** Creates a real API key with the role through the API and returns its client. */
   as(role: Role): Promise<{ client: LedgerClient; keyId: string; key: string }>;
+  /** The API's HTTP server (its timeouts are settings). */
+  server: Server;
   close(): Promise<void>;
 };
+
+/** Where the API under test logs (JSON lines, with the secrets of its env scrubbed as in production); silent by default. */
+export type AppOptions = { logs?: DestinationStream };
 
 /**
  * The real API on a random port, over its own freshly migrated database and
  * its own queue prefix, so test files never see each other's data.
  */
-export async function startTestApp(extraEnv: Record<string, string> = {}): Promise<TestApp> {
+export async function startTestApp(extraEnv: Record<string, string> = {}, opts: AppOptions = {}): Promise<TestApp> {
   const db = await createTestDatabase();
   const redisUrl = extraEnv.REDIS_URL ?? inject('redisUrl');
-  const app = await serveTestApp({ databaseUrl: db.url, appDatabaseUrl: db.appUrl, redisUrl, prefix: testRedisPrefix() }, extraEnv);
+  const app = await serveTestApp({ databaseUrl: db.url, appDatabaseUrl: db.appUrl, redisUrl, prefix: testRedisPrefix() }, extraEnv, opts);
   return {
     ...app,
     async close() {
@@ -54,6 +61,7 @@ export async function startTestApp(extraEnv: Record<string, string> = {}): Promi
 export async function serveTestApp(
   { databaseUrl, appDatabaseUrl, redisUrl, prefix }: { databaseUrl: string; appDatabaseUrl: string; redisUrl: string; prefix: string },
   extraEnv: Record<string, string> = {},
+  opts: AppOptions = {},
 ): Promise<TestApp> {
   const envVars: NodeJS.ProcessEnv = {
     ...process.env,
@@ -63,11 +71,12 @@ export async function serveTestApp(
     HOST: '127.0.0.1',
     ADMIN_API_KEY: ADMIN_KEY,
     QUEUE_PREFIX: prefix,
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    LOG_LEVEL: opts.logs ? 'debug' : (process.env.TEST_LOG_LEVEL ?? 'silent'),
     ...extraEnv,
   };
   const env = loadEnv(envVars);
-  const running = await startApiServer(env, { databaseUrl: appDatabaseUrl, redisUrl }, createLogger('test-api', env.LOG_LEVEL));
+  const logger = createLogger('test-api', env.LOG_LEVEL, { secrets: secretsOf(env), ...(opts.logs ? { destination: opts.logs } : {}) });
+  const running = await startApiServer(env, { databaseUrl: appDatabaseUrl, redisUrl }, logger);
   const client = (apiKey: string) => createLedgerClient({ url: running.url, apiKey });
   const admin = client(ADMIN_KEY);
   return {
@@ -82,6 +91,7 @@ export async function serveTestApp(
       const { key, apiKey } = await admin.keys.create.mutate({ name: `test ${role}`, role });
       return { client: client(key), keyId: apiKey.id, key };
     },
+    server: running.server,
     close: () => running.close(),
   };
 }

@@ -100,8 +100,11 @@ describe('ledger_app cannot change history', () => {
     'alter role ledger_app superuser',
     'alter role ledger_app bypassrls',
     'alter default privileges for role ledger_owner grant all on tables to ledger_app',
-    'select * from mikro_orm_migrations',
+    // It may read which migrations ran (/readyz compares them with the code's), never change them.
     'delete from mikro_orm_migrations',
+    `insert into mikro_orm_migrations (name) values ('Migration29990101000000_forged')`,
+    `update mikro_orm_migrations set name = 'renamed'`,
+    'truncate mikro_orm_migrations',
   ])('refuses: %s', async (sql) => {
     const err = await refusal(app, sql);
     expect(err.code, err.message).toBe('42501');
@@ -159,6 +162,7 @@ describe('ledger_app can do what the ledger needs', () => {
       { table_name: 'api_keys', privileges: 'INSERT,SELECT,UPDATE' },
       { table_name: 'credits', privileges: 'DELETE,INSERT,SELECT,UPDATE' },
       { table_name: 'events', privileges: 'INSERT,SELECT' },
+      { table_name: 'mikro_orm_migrations', privileges: 'SELECT' },
     ]);
     const { rows: seqs } = await su.query<{ relname: string; acl: string }>(
       `select relname, array_to_string(relacl, ' ') as acl from pg_class where relkind = 'S' and relnamespace = 'public'::regnamespace order by 1`,

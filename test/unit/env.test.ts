@@ -46,3 +46,24 @@ describe('unset settings', () => {
     expect(() => loadEnv({ ADMIN_API_KEY: 'short' })).toThrow(/ADMIN_API_KEY: ADMIN_API_KEY must be at least 24 characters/);
   });
 });
+
+describe('REST facade settings', () => {
+  it('REST_RETIRE_WAIT_MS defaults to 1.5 s, accepts 0 (answer 202 at once) and refuses waits that would hold requests open', () => {
+    expect(loadEnv({}).REST_RETIRE_WAIT_MS).toBe(1500);
+    expect(loadEnv({ REST_RETIRE_WAIT_MS: '0' }).REST_RETIRE_WAIT_MS).toBe(0);
+    expect(() => loadEnv({ REST_RETIRE_WAIT_MS: '10001' })).toThrow(/REST_RETIRE_WAIT_MS: Too big/);
+    expect(() => loadEnv({ REST_RETIRE_WAIT_MS: '-1' })).toThrow(/REST_RETIRE_WAIT_MS/);
+    expect(() => loadEnv({ REST_RETIRE_WAIT_MS: 'soon' })).toThrow(/REST_RETIRE_WAIT_MS/);
+  });
+});
+
+describe('queue prefix', () => {
+  it('takes a plain name or one Redis Cluster hash tag in braces, and nothing else', () => {
+    expect(loadEnv({}).QUEUE_PREFIX).toBe('ledger');
+    expect(loadEnv({ QUEUE_PREFIX: 'ledger-eu_2' }).QUEUE_PREFIX).toBe('ledger-eu_2');
+    expect(loadEnv({ QUEUE_PREFIX: '{ledger}' }).QUEUE_PREFIX).toBe('{ledger}');
+    for (const bad of ['{ledger', 'ledger}', '{}', 'a{b}', '{a}{b}', 'led ger', 'ledger:x']) {
+      expect(() => loadEnv({ QUEUE_PREFIX: bad }), bad).toThrow(/QUEUE_PREFIX/);
+    }
+  });
+});
