@@ -14,8 +14,12 @@
 # (entities are EntitySchema, migrations are listed explicitly), so compiled
 # JS behaves the same as under tsx.
 
+# Node 24 (LTS, maintained until April 2028) in every stage: Node 20 reached
+# end of life in April 2026. The stages must agree, or
+# the runtime would load modules installed by another Node.
+
 # ---- build: all dependencies, compile TypeScript to dist/ -------------------
-FROM node:20-slim AS build
+FROM node:24-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -25,7 +29,7 @@ COPY worker ./worker
 RUN npx tsc -p server/tsconfig.build.json
 
 # ---- prod-deps: production dependencies only --------------------------------
-FROM node:20-slim AS prod-deps
+FROM node:24-slim AS prod-deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 # @trpc/client and @trpc/server declare typescript as a peer dependency (for
@@ -36,7 +40,7 @@ RUN npm ci --omit=dev --no-audit --no-fund \
  && npm cache clean --force
 
 # ---- runtime -----------------------------------------------------------------
-FROM node:20-slim
+FROM node:24-slim
 ENV NODE_ENV=production \
     NODE_OPTIONS=--enable-source-maps \
     HOST=0.0.0.0 \
@@ -49,9 +53,10 @@ COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 USER node
 EXPOSE 3000
-# For the API. In compose, migrate turns it off and worker replaces it with a
-# Redis-connection check.
-# Node's built-in fetch, because node:20-slim has no curl or wget.
+# For the API: healthy = ready (PostgreSQL, Redis and every migration; /readyz
+# answers 503 naming what is missing). In compose, migrate turns it off and the
+# worker checks its own /readyz on WORKER_HTTP_PORT.
+# Node's built-in fetch, because node:24-slim has no curl or wget.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 CMD ["node", "dist/server/start-api.js"]

@@ -1,7 +1,6 @@
 import { isTRPCClientError, type TRPCClientError } from '@trpc/client';
 // Type-only, like the router: nothing of the server ends up in a client bundle.
-import type { DomainErrorCode } from '../server/credits/errors.js';
-import type { AppRouter } from '../server/trpc/root.js';
+import type { AppRouter, DomainErrorCode } from './server-types.js';
 
 /** `error.data` as the server's errorFormatter builds it (server/trpc/init.ts), inferred, not retyped. */
 export type LedgerErrorData = NonNullable<TRPCClientError<AppRouter>['data']>;

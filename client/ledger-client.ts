@@ -1,7 +1,7 @@
-import { createTRPCClient, httpBatchLink, httpLink } from '@trpc/client';
+import { createTRPCClient, httpBatchLink, httpLink, type TRPCClient } from '@trpc/client';
 import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 // Type-only: the client carries the server's types, never its code.
-import type { AppRouter } from '../server/trpc/root.js';
+import type { AppRouter } from './server-types.js';
 
 export type LedgerClientOptions = {
   /** Base URL of the ledger API, e.g. http://127.0.0.1:3000 (the /trpc path is added). */
@@ -17,7 +17,8 @@ export type LedgerClientOptions = {
   batch?: boolean;
 };
 
-export function createLedgerClient(opts: LedgerClientOptions) {
+// The return type is spelled out so the declarations name AppRouter rather than inline the server's router type.
+export function createLedgerClient(opts: LedgerClientOptions): TRPCClient<AppRouter> {
   const base = opts.url.replace(/\/+$/, '');
   const link = {
     url: base.endsWith('/trpc') ? base : `${base}/trpc`,
@@ -29,7 +30,7 @@ export function createLedgerClient(opts: LedgerClientOptions) {
   });
 }
 
-export type LedgerClient = ReturnType<typeof createLedgerClient>;
+export type LedgerClient = TRPCClient<AppRouter>;
 
 /** What each procedure accepts, e.g. `LedgerInputs['credits']['create']` (input types: quantity may be a number or a string). */
 export type LedgerInputs = inferRouterInputs<AppRouter>;
