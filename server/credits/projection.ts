@@ -67,11 +67,9 @@ const HIDDEN = ['registryKey', 'serialKey', 'retirementState', 'blockKey', 'unit
  * timestamps as ISO-8601, and `unitRange` {first, last} for a block (null for
  * an amount-only credit).
  */
-export type CreditView = JsonView<Omit<CreditRecord, (typeof HIDDEN)[number] | 'parentId'>> & {
-  unitRange: { first: number; last: number } | null;
-  /** The credit this one was carved off; null for an issued block (always present, never undefined). */
-  parentId: string | null;
-};
+// parentId stays optional in the type, as the entity has it: the client package's generated contract must equal
+// this type exactly, and it does for this intersection. creditView below always sets it (null for an issued block).
+export type CreditView = JsonView<Omit<CreditRecord, (typeof HIDDEN)[number]>> & { unitRange: { first: number; last: number } | null };
 
 export const creditView = (row: CreditRecord): CreditView => ({
   ...jsonView(row, HIDDEN),

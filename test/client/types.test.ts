@@ -174,10 +174,12 @@ describe('typed client: blocks', () => {
     expectTypeOf<LedgerInputs['credits']['create']['unitRange']>().toEqualTypeOf<{ first: number; last: number } | undefined>();
     expectTypeOf<LedgerInputs['credits']['split']>().toEqualTypeOf<{ id: string; quantity: string | number; requestId: string }>();
     expectTypeOf<Credit['unitRange']>().toEqualTypeOf<{ first: number; last: number } | null>();
-    expectTypeOf<Credit['parentId']>().toEqualTypeOf<string | null>();
+    // Optional in the type (the published contract must equal the server's); always sent, as the split below shows.
+    expectTypeOf<Credit['parentId']>().toEqualTypeOf<string | null | undefined>();
 
     const { credit: block } = await app.admin.credits.create.mutate({ ...validCredit, serialNumber: 'BLK-TYPES-1', quantity: 100, unitRange: { first: 1, last: 100 } });
     expect(block.unitRange).toEqual({ first: 1, last: 100 });
+    expect(block.parentId).toBeNull();
 
     const split: SplitResult = await app.admin.credits.split.mutate({ id: block.id, quantity: 10, requestId: 'types-1' });
     expectTypeOf(split.created).toEqualTypeOf<boolean>();
