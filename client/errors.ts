@@ -25,17 +25,34 @@ export type LedgerErrorKind =
   | 'INTERNAL'
   | 'NETWORK';
 
+/** A block's units, both ends included. */
+export type UnitRange = { first: number; last: number };
+
 /** What a CONFLICT says about the credit that is in the way; which fields are set depends on `domainCode`. */
 export type ConflictDetails = {
-  /** create: another credit already holds this registry + serial number. */
+  /** create: another credit already holds this registry + serial number, or some of these units. */
   existingId?: string;
+  /** create: the units the credit `existingId` already holds. */
+  overlap?: UnitRange;
   /** ALREADY_RETIRED: when, for whom and why the credit was retired. */
   retiredAt?: string;
   beneficiary?: string;
+  /** ALREADY_RETIRED: the retirement's reason; ALREADY_CANCELLED: the cancellation's. */
   reason?: string | null;
-  /** RETIREMENT_PENDING_DIFFERS: which fields differ from the pending request, and that request. */
+  /** ALREADY_CANCELLED: when the credit was cancelled. */
+  cancelledAt?: string;
+  /** RETIREMENT_PENDING_DIFFERS: which fields differ from the pending request, and that request (RETIREMENT_PENDING: the request). */
   differingFields?: string[];
   pending?: { beneficiary: string; reason: string | null };
+  /** REQUEST_ID_REUSED, INSUFFICIENT_QUANTITY: the input field at fault (`quantity`). */
+  field?: string;
+  /** REQUEST_ID_REUSED: the requestId, what it carved the first time, and the part it made. */
+  requestId?: string;
+  quantity?: string;
+  childId?: string;
+  /** INSUFFICIENT_QUANTITY: what was asked for, and what the credit holds (exact decimal strings). */
+  requested?: string;
+  available?: string;
 };
 
 type Answered = {
@@ -53,7 +70,8 @@ type Answered = {
 export type LedgerError =
   | (Answered & { kind: 'NOT_FOUND'; domainCode?: DomainErrorCode })
   | (Answered & { kind: 'CONFLICT'; domainCode?: DomainErrorCode; details: ConflictDetails })
-  | (Answered & { kind: 'BAD_REQUEST'; issues: FieldIssue[] })
+  /** Invalid input (`issues`), or a quantity that cannot apply to this credit (domainCode INVALID_QUANTITY). */
+  | (Answered & { kind: 'BAD_REQUEST'; issues: FieldIssue[]; domainCode?: DomainErrorCode })
   | (Answered & { kind: 'UNAUTHORIZED' })
   | (Answered & { kind: 'FORBIDDEN' })
   | (Answered & { kind: 'PAYLOAD_TOO_LARGE' })
@@ -130,6 +148,14 @@ function conflictDetails(details: Record<string, unknown> | undefined): Conflict
   if (isRecord(pending) && typeof pending.beneficiary === 'string' && isNullableString(pending.reason)) {
     out.pending = { beneficiary: pending.beneficiary, reason: pending.reason };
   }
+  const overlap = details.overlap;
+  if (isRecord(overlap) && Number.isSafeInteger(overlap.first) && Number.isSafeInteger(overlap.last)) {
+    out.overlap = { first: overlap.first as number, last: overlap.last as number };
+  }
+  for (const key of ['cancelledAt', 'field', 'requestId', 'quantity', 'childId', 'requested', 'available'] as const) {
+    const value = details[key];
+    if (typeof value === 'string') out[key] = value;
+  }
   return out;
 }
 
@@ -161,7 +187,7 @@ export function ledgerError(err: unknown): LedgerError {
     case 'CONFLICT':
       return { ...base, kind, ...domainCode, details: conflictDetails(data.details) };
     case 'BAD_REQUEST':
-      return { ...base, kind, issues: fieldIssues(data.issues) };
+      return { ...base, kind, issues: fieldIssues(data.issues), ...domainCode };
     case 'UNAUTHORIZED':
       return { ...base, kind };
     case 'FORBIDDEN':

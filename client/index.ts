@@ -1,12 +1,17 @@
 export {
   createLedgerClient,
+  type CancelResult,
   type Credit,
   type CreditHistoryEvent,
+  type CreditLineage,
   type LedgerClient,
   type LedgerClientOptions,
   type LedgerInputs,
   type LedgerOutputs,
+  type RetireResult,
   type RetirementStatus,
+  type SplitResult,
+  type SupplyTotals,
 } from './ledger-client.js';
 export {
   ledgerError,
@@ -27,6 +32,7 @@ export {
   type LedgerErrorCode,
   type LedgerErrorData,
   type LedgerErrorKind,
+  type UnitRange,
 } from './errors.js';
 export { retireAndWait, type RetireAndWaitOptions, type RetireAndWaitResult } from './retire-and-wait.js';
 export { verifyCertificate, type CertificateVerification, type RetirementCertificate, type VerificationFailure } from './verify-certificate.js';

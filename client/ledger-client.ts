@@ -41,3 +41,13 @@ export type Credit = LedgerOutputs['credits']['get']['credit'];
 /** One event of a credit's history, oldest first in `credits.get`; `position` is a decimal string. */
 export type CreditHistoryEvent = LedgerOutputs['credits']['get']['events'][number];
 export type RetirementStatus = LedgerOutputs['credits']['retirementStatus'];
+/** Where a credit came from and what was carved off it, as `credits.get` shows it. */
+export type CreditLineage = LedgerOutputs['credits']['get']['lineage'];
+/** `credits.split`'s answer: the part (`credit`), the credit it was carved off as it is now (`parent`), and whether this call carved it. */
+export type SplitResult = LedgerOutputs['credits']['split'];
+/** `credits.cancel`'s answer: the credit cancelled (the part, with `partOf`, when a quantity was given). */
+export type CancelResult = LedgerOutputs['credits']['cancel'];
+/** `credits.retire`'s answer: `creditId` and `jobId` name the part when a quantity was given, with `partOf`. */
+export type RetireResult = LedgerOutputs['credits']['retire'];
+/** `supply.totals`: issued, active, retired, cancelled and pending-retirement quantities as exact decimal strings. */
+export type SupplyTotals = LedgerOutputs['supply']['totals'];

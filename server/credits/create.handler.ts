@@ -32,11 +32,43 @@ function prepare(fields: CreditFields, actor: string, now: Date): Prepared {
   return { id, serialKey: naturalKey(row), row, created };
 }
 
+/** Whether `earlier`, once created, stands in the way of `later` (in one batch): the same ID, the same serial, or shared units. */
+const standsInWayOf = (earlier: Prepared, later: Prepared): boolean =>
+  earlier.id === later.id || earlier.serialKey === later.serialKey || overlap(earlier.row, later.row) !== null;
+
+/** Items that go in together, none in another's way; `admit` looks up IDs, serials and blocks, so a batch costs O(n). */
+class Round {
+  readonly items: Prepared[] = [];
+  private readonly ids = new Set<string>();
+  private readonly serials = new Set<string>();
+  private readonly blocks = new Map<string, Prepared[]>();
+
+  /** Adds `p` unless an item already in the round stands in its way. */
+  admit(p: Prepared): boolean {
+    const block = p.row.blockKey === null ? null : JSON.stringify([p.row.registryKey, p.row.blockKey]);
+    const sameBlock = block === null ? [] : (this.blocks.get(block) ?? []);
+    if (this.ids.has(p.id) || this.serials.has(p.serialKey) || sameBlock.some((r) => overlap(r.row, p.row))) return false;
+    this.items.push(p);
+    this.ids.add(p.id);
+    this.serials.add(p.serialKey);
+    if (block !== null) this.blocks.set(block, [...sameBlock, p]);
+    return true;
+  }
+}
+
+const bySerialKey = (a: Prepared, b: Prepared) => (a.serialKey < b.serialKey ? -1 : a.serialKey > b.serialKey ? 1 : 0);
+
 /**
- * Creates many credits in one statement; each input gets its own outcome.
- * Idempotent by construction: the ID is derived from the canonical input, so a
- * repeat finds its row and writes nothing. Concurrent creates of one input
- * serialise on the primary key, and exactly one of them appends `created`.
+ * Creates many credits, usually in one statement; each input gets its own
+ * outcome. Idempotent by construction: the ID is derived from the canonical
+ * input, so a repeat finds its row and writes nothing. Concurrent creates of
+ * one input serialise on the primary key, and exactly one of them appends
+ * `created`.
+ *
+ * Within one batch, items are answered as if they had been sent one after
+ * another: of two items with the same ID or serial, or sharing units, the
+ * earlier one goes in first; the later one is answered by it, or, when the
+ * earlier one was refused, tries again in a statement of its own.
  */
 export async function createCredits(
   em: EntityManager,
@@ -45,28 +77,27 @@ export async function createCredits(
   now: Date,
 ): Promise<CreateOutcome[]> {
   const prepared = inputs.map((f) => prepare(f, actor, now));
-  // Within one batch the first spelling of an ID or a serial wins, as it would across batches.
-  const seenIds = new Set<string>();
-  const seenSerials = new Set<string>();
-  const candidates = prepared.filter((p) => {
-    if (seenIds.has(p.id) || seenSerials.has(p.serialKey)) return false;
-    seenIds.add(p.id);
-    seenSerials.add(p.serialKey);
-    return true;
-  });
-
-  // Rows go in (registry, serial) order so two overlapping batches take their
-  // key locks in the same order and cannot deadlock each other. One ID always
-  // has one serial key, so this orders the primary key's locks as well.
-  const ordered = [...candidates].sort((a, b) => (a.serialKey < b.serialKey ? -1 : a.serialKey > b.serialKey ? 1 : 0));
-  const inserted = await insertNewCredits(
-    em,
-    ordered.map((p) => ({ row: p.row, created: p.created })),
-  );
-  const fresh = candidates.filter((p) => inserted.has(p.id));
+  const insertedRows = new Map<string, Prepared>();
+  let pending = prepared;
+  while (pending.length > 0) {
+    const round = new Round();
+    const held = pending.filter((p) => !round.admit(p));
+    // Rows go in (registry, serial) order so two overlapping batches take their
+    // key locks in the same order and cannot deadlock each other. One ID always
+    // has one serial key, so this orders the primary key's locks as well.
+    const ordered = [...round.items].sort(bySerialKey);
+    const inserted = await insertNewCredits(
+      em,
+      ordered.map((p) => ({ row: p.row, created: p.created })),
+    );
+    for (const r of round.items) if (inserted.has(r.id)) insertedRows.set(r.id, r);
+    // Rare (items of one batch in each other's way), so a plain scan.
+    pending = held.filter((h) => !round.items.some((r) => inserted.has(r.id) && standsInWayOf(r, h)));
+  }
+  const fresh = [...insertedRows.values()];
 
   // Whatever was not inserted collided with a committed row: find it.
-  const rest = prepared.filter((p) => !inserted.has(p.id));
+  const rest = prepared.filter((p) => !insertedRows.has(p.id));
   const existing = await existingFor(em, rest);
   const freshIds = new Set(fresh.map((p) => p.id));
   const seenFresh = new Set<string>();
@@ -79,10 +110,15 @@ export async function createCredits(
     if (same) return { outcome: 'existing', credit: creditView(same) };
     const holder = existing.bySerial.get(p.serialKey) ?? fresh.find((f) => f.serialKey === p.serialKey)?.row;
     if (holder) {
+      // A serial that names units the holder holds: say which, as for any other overlap.
+      const shared = overlap(holder, p.row);
       return {
         outcome: 'conflict',
         existingId: holder.id,
-        message: `registry serial ${p.row.registry} ${p.row.serialNumber} already belongs to credit ${holder.id} with different details`,
+        ...(shared ? { overlap: shared } : {}),
+        message:
+          `registry serial ${p.row.registry} ${p.row.serialNumber} already belongs to credit ${holder.id} with different details` +
+          (shared ? `; it holds units ${shared.first}…${shared.last} of them` : ''),
       };
     }
     const overlapping = [...existing.overlapping, ...fresh.map((f) => f.row)].find((r) => r.id !== p.id && overlap(r, p.row));

@@ -8,8 +8,22 @@ import type { NewEvent, StoredEvent } from './events.js';
  * Rows are only ever written here, from projectionOf(replayed state).
  */
 
+/**
+ * A row as the driver mapped it, with its units as numbers: the result
+ * mapping of raw SQL leaves a bigint column as the driver's string, and a
+ * block's units are numbers everywhere else (the domain, the API).
+ */
+function withNumericUnits(row: CreditRecord): CreditRecord {
+  const unitFirst = row.unitFirst == null ? null : Number(row.unitFirst);
+  const unitLast = row.unitLast == null ? null : Number(row.unitLast);
+  return unitFirst === row.unitFirst && unitLast === row.unitLast ? row : { ...row, unitFirst, unitLast };
+}
+
+const selectCreditRows = async (em: EntityManager, sql: string, params: unknown[]): Promise<CreditRecord[]> =>
+  (await selectRows(em, CreditEntity, sql, params)).map(withNumericUnits);
+
 const selectCredits = (em: EntityManager, where: string, params: unknown[]): Promise<CreditRecord[]> =>
-  selectRows(em, CreditEntity, `select ${columns(em, CreditEntity)} from credits ${where}`, params);
+  selectCreditRows(em, `select ${columns(em, CreditEntity)} from credits ${where}`, params);
 
 /**
  * Inserts the credits that are new, each with its `created` event, in one
@@ -74,8 +88,9 @@ export async function findCreditWithEvents(em: EntityManager, id: string): Promi
     [id],
   );
   const [first] = rows;
-  const credit = first ? mapPrefixed(em, CreditEntity, first, 'c_') : null;
-  if (!credit) return null;
+  const mapped = first ? mapPrefixed(em, CreditEntity, first, 'c_') : null;
+  if (!mapped) return null;
+  const credit = withNumericUnits(mapped);
   // Events pair `type` and `data` because only the event store writes them.
   const events = rows.flatMap((r) => mapPrefixed(em, EventEntity, r, 'e_') ?? []) as unknown as StoredEvent[];
   return { credit, events };
@@ -83,9 +98,8 @@ export async function findCreditWithEvents(em: EntityManager, id: string): Promi
 
 /** The credits `id` was carved off, nearest first, up to the issued block. */
 export function ancestorsOf(em: EntityManager, id: string): Promise<CreditRecord[]> {
-  return selectRows(
+  return selectCreditRows(
     em,
-    CreditEntity,
     `with recursive up (id, parent_id, depth) as (
        select id, parent_id, 0 from credits where id = ?
        union all
@@ -122,7 +136,8 @@ export function findByIdOrSerial(em: EntityManager, ids: string[], keys: { regis
  * writer of that credit's stream until the transaction ends.
  */
 export async function lockCredit(em: EntityManager, id: string): Promise<CreditRecord | null> {
-  return em.findOne(CreditEntity, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE, disableIdentityMap: true });
+  const row = await em.findOne(CreditEntity, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE, disableIdentityMap: true });
+  return row && withNumericUnits(row);
 }
 
 /**

@@ -278,6 +278,13 @@ export const unitRangeSchema = z
   )
   .refine((r) => r.last >= r.first, { error: 'unitRange.last must not be below unitRange.first' });
 
+/**
+ * How the serials of parts of amount-only credits are spelled (decider.ts's
+ * carvedPart): reserved, so no credit created can hold the serial a split
+ * will give its part. Case-insensitive, as serials are compared.
+ */
+const DERIVED_SERIAL = /\/split-/i;
+
 const describeUnits = (r: UnitRange) => `${r.first}…${r.last} (${unitCount(r)} units)`;
 
 /**
@@ -294,6 +301,14 @@ export const createCreditInput = strictObject('credit', {
   unitRange: unitRangeSchema.optional(),
 })
   .superRefine((c, ctx) => {
+    if (DERIVED_SERIAL.test(c.serialNumber)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['serialNumber'],
+        message: `serialNumber must not contain "/split-" (in any case): the ledger names the parts split off amount-only credits "<serial>/split-<12 hex digits>", and those serials are its own`,
+      });
+      return;
+    }
     const spelled = parseSerial(c.serialNumber)?.units;
     if (c.unitRange && spelled && (c.unitRange.first !== spelled.first || c.unitRange.last !== spelled.last)) {
       ctx.addIssue({

@@ -83,7 +83,7 @@ function split(command: Extract<CreditCommand, { type: 'split' }>, state: Credit
   const earlier = parent.splits.get(command.requestId);
   if (earlier) {
     if (compareQuantity(earlier.quantity, command.quantity) === 0) return [];
-    throw new DomainError('REQUEST_ID_REUSED', `requestId ${command.requestId} already split ${earlier.quantity} off this credit, not ${command.quantity}`, {
+    throw new DomainError('REQUEST_ID_REUSED', `requestId ${command.requestId} already split quantity ${earlier.quantity} off this credit, not ${command.quantity}: quantity differs`, {
       field: 'quantity',
       requestId: command.requestId,
       quantity: earlier.quantity,
@@ -93,10 +93,13 @@ function split(command: Extract<CreditCommand, { type: 'split' }>, state: Credit
   const active = mustBeActive(parent, 'split');
   noPendingRetirement(active, 'split');
   const left = active.quantity;
-  if (compareQuantity(command.quantity, left) >= 0) {
+  const excess = compareQuantity(command.quantity, left);
+  if (excess >= 0) {
     throw new DomainError(
       'INSUFFICIENT_QUANTITY',
-      `quantity ${command.quantity} is not less than the ${left} this credit holds; a part must leave something behind (act on the whole credit without a quantity)`,
+      excess > 0
+        ? `quantity ${command.quantity} is more than the ${left} this credit holds`
+        : `quantity ${command.quantity} is all this credit holds; a part must leave something behind (act on the whole credit without a quantity)`,
       { field: 'quantity', requested: command.quantity, available: left },
     );
   }

@@ -25,7 +25,14 @@ export async function splitCredit(em: EntityManager, req: { id: string; quantity
  * Ends a credit, or a part carved off it, as cancelled. The same cancellation
  * again answers `cancelled: false` and writes nothing.
  */
-export async function cancelCredit(em: EntityManager, req: { id: string; reason: string; part?: { quantity: string; requestId: string } }, opts: Opts) {
+/** One object type, not a union of the branches': the client package's contract spells outputs as plain data. */
+export type CancelAnswer = { credit: CreditView; cancelled: boolean; partOf?: string };
+
+export async function cancelCredit(
+  em: EntityManager,
+  req: { id: string; reason: string; part?: { quantity: string; requestId: string } },
+  opts: Opts,
+): Promise<CancelAnswer> {
   const command = { type: 'cancel', reason: req.reason } as const;
   if (req.part) {
     const o = await actOnPart(em, { parentId: req.id, ...req.part }, (credit) => ({ events: decide(command, credit) }), opts);

@@ -1,7 +1,7 @@
 import type { CreditRecord, RetirementState } from '../db/entities.js';
 import { jsonView, type JsonView } from '../db/json-view.js';
 import { canonicalRegistry, canonicalSerial } from './canonical-id.js';
-import type { ExistingCredit } from './state.js';
+import { currentSerial, type ExistingCredit } from './state.js';
 
 /*
  * The credits table as a pure function of a credit's events: what its row
@@ -17,7 +17,8 @@ function retirementStateOf(state: ExistingCredit): RetirementState {
 
 /** The projection row is a pure function of the replayed state. */
 export function projectionOf(state: ExistingCredit): CreditRecord {
-  const { projectName, registry, vintage, serialNumber } = state.fields;
+  const { projectName, registry, vintage } = state.fields;
+  const serialNumber = currentSerial(state);
   return {
     id: state.id,
     projectName,
@@ -66,9 +67,12 @@ const HIDDEN = ['registryKey', 'serialKey', 'retirementState', 'blockKey', 'unit
  * timestamps as ISO-8601, and `unitRange` {first, last} for a block (null for
  * an amount-only credit).
  */
+// parentId stays optional in the type, as the entity has it: the client package's generated contract must equal
+// this type exactly, and it does for this intersection. creditView below always sets it (null for an issued block).
 export type CreditView = JsonView<Omit<CreditRecord, (typeof HIDDEN)[number]>> & { unitRange: { first: number; last: number } | null };
 
 export const creditView = (row: CreditRecord): CreditView => ({
   ...jsonView(row, HIDDEN),
   unitRange: row.unitFirst != null && row.unitLast != null ? { first: row.unitFirst, last: row.unitLast } : null,
+  parentId: row.parentId ?? null,
 });

@@ -33,7 +33,10 @@ type Deps = {
  * With a part, the credit whose retirement is requested is the part (its ID
  * is the answer's creditId and jobId: still one job per credit).
  */
-export async function requestRetirement(deps: Deps, req: RetireRequest, actor: string, now: Date) {
+/** One object type, not a union of the branches': the client package's contract spells outputs as plain data. */
+export type RetireAnswer = { creditId: string; jobId: string; status: 'queued' | 'processing'; deduplicated: boolean; partOf?: string };
+
+export async function requestRetirement(deps: Deps, req: RetireRequest, actor: string, now: Date): Promise<RetireAnswer> {
   const command = { type: 'request_retirement', beneficiary: req.beneficiary, reason: req.reason } as const;
   const opts = { lockTimeoutMs: deps.lockTimeoutMs, now };
   const { creditId, appended, parentId } = req.part

@@ -1,6 +1,6 @@
 import type { CreditFields, RecordedEvent, UnitRange } from './events.js';
 import { subtractQuantity } from './quantity.js';
-import { parseSerial, unitCount } from './serial-ranges.js';
+import { parseSerial, serialForUnits, unitCount } from './serial-ranges.js';
 import { canonicalSerial } from './canonical-id.js';
 
 export type PendingRetirement = {
@@ -61,6 +61,22 @@ export function unitsOf(fields: CreditFields): { units: UnitRange | null; blockK
   const parsed = parseSerial(fields.serialNumber);
   if (parsed && String(unitCount(parsed.units)) === fields.quantity) return { units: parsed.units, blockKey: canonicalSerial(parsed.blockKey) };
   return fields.unitRange ? { units: fields.unitRange, blockKey: canonicalSerial(fields.serialNumber) } : { units: null, blockKey: null };
+}
+
+/**
+ * The serial a credit goes by now. A Verra or Gold Standard block goes by the
+ * registry's serial of the units it holds now, as the registry names what is
+ * left of a block once part of it is retired: after its lowest units are split
+ * off, the rest of 19298-935995787-935996396-… is 19298-935995805-935996396-….
+ * The serial it was issued under stays in its first event (and its ID). Any
+ * other credit keeps the serial it was issued with.
+ */
+export function currentSerial(credit: Pick<Holding, 'fields' | 'units'>): string {
+  const { serialNumber } = credit.fields;
+  const parsed = parseSerial(serialNumber);
+  if (!parsed || !credit.units) return serialNumber;
+  if (parsed.units.first === credit.units.first && parsed.units.last === credit.units.last) return serialNumber;
+  return serialForUnits(parsed, credit.units);
 }
 
 function holding(e: RecordedEvent, fields: CreditFields, origin: { units: UnitRange | null; blockKey: string | null; parentId: string | null }): Holding {

@@ -128,6 +128,79 @@ describe('admin import', () => {
     expect(await credits('JSON')).toBe(28);
   });
 
+  it('reads a block’s units from the optional unitFirst,unitLast columns (both or neither), or from a Verra or Gold Standard serial', async () => {
+    const file = path.join(dir, 'blocks.csv');
+    const verra = '19298-935995787-935996396-VCS-VCU-1491-VER-BR-1-513-01012018-31122018-0';
+    await writeCsv(
+      file,
+      [
+        'Hydro,Verra,2018,100,UNITS-0000001,1,100', // line 2: units given
+        `Hydro,Verra,2018,610,${verra},,`, // line 3: units read from the serial
+        'Hydro,Verra,2018,12.5,UNITS-0000002,,', // line 4: amount-only
+        'Hydro,Verra,2018,10,UNITS-0000003,1,', // line 5: only unitFirst
+        'Hydro,Verra,2018,99,UNITS-0000004,1,100', // line 6: quantity is not the unit count
+        'Hydro,Verra,2018,10,UNITS-0000005,one,10', // line 7: not a number
+        `Hydro,Verra,2018,18,${verra.replace('935996396', '935995804')},,`, // line 8: units the credit of line 3 holds
+        'Hydro,Verra,2018,10,UNITS-0000001,91,100', // line 9: the serial of line 2, units it holds
+      ],
+      'projectName,registry,vintage,quantity,serialNumber,unitFirst,unitLast',
+    );
+    const result = await runCli(['import', file, '--json'], env);
+    expect(result.code).toBe(1);
+    const summary = result.json<Summary>();
+    expect(summary).toMatchObject({ rows: 8, created: 3, conflicts: 2, invalid: 3 });
+    expect(summary.errors.map((e) => [e.row, e.outcome])).toEqual([
+      [5, 'invalid'],
+      [6, 'invalid'],
+      [7, 'invalid'],
+      [8, 'conflict'],
+      [9, 'conflict'],
+    ]);
+    const byRow = new Map(summary.errors.map((e) => [e.row, e]));
+    expect(byRow.get(5)?.message).toContain('unitFirst and unitLast must both be given or both be empty');
+    expect(byRow.get(6)?.message).toMatch(/^quantity 99 does not match unitRange, 1…100/);
+    expect(byRow.get(7)?.message).toContain('unitRange.first must be a whole number');
+    expect(byRow.get(8)?.message).toContain('935995787…935995804');
+    expect(byRow.get(9)?.message).toContain('91…100');
+    const landed = await withPgClient(app.databaseUrl, async (c) =>
+      (
+        await c.query<{ serial_number: string; unit_first: string | null; unit_last: string | null }>(
+          `select serial_number, unit_first, unit_last from credits where project_name = 'Hydro' order by serial_number`,
+        )
+      ).rows,
+    );
+    expect(landed).toEqual([
+      { serial_number: verra, unit_first: '935995787', unit_last: '935996396' },
+      { serial_number: 'UNITS-0000001', unit_first: '1', unit_last: '100' },
+      { serial_number: 'UNITS-0000002', unit_first: null, unit_last: null },
+    ]);
+    // A second run: every row that landed is already there.
+    expect((await runCli(['import', file, '--json'], env)).json<Summary>()).toMatchObject({ created: 0, existing: 3 });
+  });
+
+  it('takes unitRange in JSON items as the API does', async () => {
+    const file = path.join(dir, 'blocks.json');
+    const item = (serialNumber: string, quantity: string, unitRange?: unknown) => ({ projectName: 'Hydro JSON', registry: 'Verra', vintage: 2018, quantity, serialNumber, ...(unitRange ? { unitRange } : {}) });
+    await writeFile(file, JSON.stringify([item('JUNITS-1', '50', { first: 0, last: 49 }), item('JUNITS-2', '5', { first: 10, last: 9 }), item('GS1-1-TR-GS7652-12-2025-777-1-20', '20')]));
+    const result = await runCli(['import', file, '--json'], env);
+    const summary = result.json<Summary>();
+    expect(summary).toMatchObject({ rows: 3, created: 2, invalid: 1 });
+    expect(summary.errors).toEqual([{ row: 2, outcome: 'invalid', message: expect.stringContaining('unitRange') as unknown }]);
+    const units = await withPgClient(app.databaseUrl, async (c) =>
+      (await c.query<{ u: string }>(`select unit_first || '-' || unit_last as u from credits where project_name = 'Hydro JSON' order by serial_number`)).rows.map((r) => r.u),
+    );
+    expect(units).toEqual(['1-20', '0-49']);
+  });
+
+  it('refuses unitFirst without unitLast in the header (usage error)', async () => {
+    const file = path.join(dir, 'half-units.csv');
+    await writeCsv(file, ['Hydro,Verra,2018,10,HALF-0000001,1'], 'projectName,registry,vintage,quantity,serialNumber,unitFirst');
+    const result = await runCli(['import', file, '--json'], env);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/bad CSV header \(missing unitLast \(unitFirst and unitLast go together\)\)/);
+    expect(await credits('HALF')).toBe(0);
+  });
+
   it('refuses a file whose header is wrong, before creating anything (usage error)', async () => {
     const file = path.join(dir, 'bad-header.csv');
     await writeCsv(file, [generatedCredit('HDR', 1)], 'projectName,registry,year,quantity,serialNumber');

@@ -6,11 +6,25 @@
  * values at run time are what the types say.
  */
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
-import { ledgerError, type FieldIssue, type LedgerClient, type LedgerInputs, type LedgerOutputs } from '../../client/index.js';
+import {
+  ledgerError,
+  type CancelResult,
+  type Credit,
+  type CreditLineage,
+  type FieldIssue,
+  type LedgerClient,
+  type LedgerInputs,
+  type LedgerOutputs,
+  type RetireResult,
+  type SplitResult,
+  type SupplyTotals,
+  type UnitRange,
+} from '../../client/index.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 
 type RetirementStatusValue = 'not_requested' | 'queued' | 'processing' | 'retired' | 'failed' | 'cancelled';
 type EventType = 'created' | 'split_from' | 'split' | 'retirement_requested' | 'retirement_failed' | 'retired' | 'cancelled';
+type LedgerErrorDomainCode = NonNullable<Extract<ReturnType<typeof ledgerError>, { kind: 'CONFLICT' }>['domainCode']>;
 
 const validCredit = {
   projectName: 'Typed Mangroves',
@@ -37,6 +51,12 @@ export function wrongInputsDoNotCompile(client: LedgerClient): void {
   void client.credits.list.query({ status: 'pending' });
   // @ts-expect-error retiring needs a beneficiary
   void client.credits.retire.mutate({ id: 'cc_0' });
+  // @ts-expect-error a split needs a requestId: it names the part
+  void client.credits.split.mutate({ id: 'cc_0', quantity: '1' });
+  // @ts-expect-error unitRange is {first, last} of numbers
+  void client.credits.create.mutate({ ...validCredit, unitRange: { first: '1', last: '10' } });
+  // @ts-expect-error cancelling needs a reason
+  void client.credits.cancel.mutate({ id: 'cc_0' });
   // @ts-expect-error there is no such procedure
   void client.credits.delete.mutate({ id: 'cc_0' }); // eslint-disable-line @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-member-access -- no such member: there is no type to check
   // @ts-expect-error get is a query, it has no mutate
@@ -68,6 +88,13 @@ export function errorKindsNarrow(err: unknown): void {
       | undefined
     >();
   }
+  if (e.kind === 'CONFLICT') {
+    expectTypeOf(e.details.overlap).toEqualTypeOf<UnitRange | undefined>();
+    expectTypeOf(e.details.available).toEqualTypeOf<string | undefined>();
+    expectTypeOf(e.details.requested).toEqualTypeOf<string | undefined>();
+    expectTypeOf(e.details.childId).toEqualTypeOf<string | undefined>();
+  }
+  if (e.kind === 'BAD_REQUEST') expectTypeOf(e.domainCode).toEqualTypeOf<LedgerErrorDomainCode | undefined>();
   if (e.kind === 'NOT_FOUND') expectTypeOf(e.httpStatus).toEqualTypeOf<number>();
   if (e.kind === 'NETWORK') {
     // @ts-expect-error a network failure has no server answer to carry a code
@@ -131,5 +158,53 @@ describe('typed client', () => {
     const page = await app.admin.credits.list.query({ limit: 10 });
     expectTypeOf(page.nextCursor).toEqualTypeOf<string | null>();
     expect(page).toEqual({ items: [created.credit], nextCursor: null });
+  });
+});
+
+describe('typed client: blocks', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp();
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it('split, cancel, retire with a quantity, lineage and supply totals type as they answer', async () => {
+    expectTypeOf<LedgerInputs['credits']['create']['unitRange']>().toEqualTypeOf<{ first: number; last: number } | undefined>();
+    expectTypeOf<LedgerInputs['credits']['split']>().toEqualTypeOf<{ id: string; quantity: string | number; requestId: string }>();
+    expectTypeOf<Credit['unitRange']>().toEqualTypeOf<{ first: number; last: number } | null>();
+    // Optional in the type (the published contract must equal the server's); always sent, as the split below shows.
+    expectTypeOf<Credit['parentId']>().toEqualTypeOf<string | null | undefined>();
+
+    const { credit: block } = await app.admin.credits.create.mutate({ ...validCredit, serialNumber: 'BLK-TYPES-1', quantity: 100, unitRange: { first: 1, last: 100 } });
+    expect(block.unitRange).toEqual({ first: 1, last: 100 });
+    expect(block.parentId).toBeNull();
+
+    const split: SplitResult = await app.admin.credits.split.mutate({ id: block.id, quantity: 10, requestId: 'types-1' });
+    expectTypeOf(split.created).toEqualTypeOf<boolean>();
+    expect(split).toMatchObject({ created: true, credit: { quantity: '10', unitRange: { first: 1, last: 10 }, parentId: block.id }, parent: { quantity: '90' } });
+
+    const cancelled: CancelResult = await app.admin.credits.cancel.mutate({ id: block.id, reason: 'correction', quantity: 5, requestId: 'types-2' });
+    expectTypeOf(cancelled.cancelled).toEqualTypeOf<boolean>();
+    expect(cancelled).toMatchObject({ cancelled: true, partOf: block.id, credit: { status: 'cancelled', quantity: '5' } });
+
+    const retired: RetireResult = await app.admin.credits.retire.mutate({ id: block.id, beneficiary: 'Typed Buyer', quantity: '1', requestId: 'types-3' });
+    expectTypeOf(retired.creditId).toEqualTypeOf<string>();
+    expect(retired.partOf).toBe(block.id);
+    expect(retired.jobId).toBe(retired.creditId);
+
+    const lineage: CreditLineage = (await app.admin.credits.get.query({ id: split.credit.id })).lineage;
+    expect(lineage.parents.map((p) => p.id)).toEqual([block.id]);
+    expect((await app.admin.credits.get.query({ id: block.id })).lineage.parts.map((p) => p.id)).toEqual([split.credit.id, cancelled.credit.id, retired.creditId]);
+
+    const totals: SupplyTotals = await app.admin.supply.totals.query({});
+    expectTypeOf(totals.issued).toEqualTypeOf<string>();
+    // This describe's app has its own database: the block is all there is. A pending retirement is still active.
+    expect(totals).toMatchObject({ issued: '100', cancelled: '5', pendingRetirement: '1', retired: '0', active: '95' });
+
+    const err = await app.admin.credits.split.mutate({ id: block.id, quantity: 1000, requestId: 'types-4' }).catch((e: unknown) => e);
+    const e = ledgerError(err);
+    expect(e.kind === 'CONFLICT' && [e.domainCode, e.details.requested, e.details.available]).toEqual(['INSUFFICIENT_QUANTITY', '1000', '84']);
   });
 });

@@ -94,4 +94,51 @@ describe('retirements applied together', () => {
     expect(await retirementsPerTransaction(ids)).toEqual(Array(12).fill(1));
     await expectCertificates(ids);
   });
+  it('retires parts of several blocks together: each part its own units and the registry serial, each block what is left', async () => {
+    // Six Gold Standard blocks of 100 units; three parts requested off each while no worker runs.
+    const blocks: string[] = [];
+    for (let b = 0; b < 6; b++) {
+      const { credit } = await app.admin.credits.create.mutate({
+        projectName: 'Batched Parts',
+        registry: 'Gold Standard',
+        vintage: 2025,
+        quantity: '100',
+        serialNumber: `GS1-1-TR-GS7652-12-2025-${500 + b}-1-100`,
+      });
+      blocks.push(credit.id);
+    }
+    const quantities = ['10', '25', '5'];
+    const parts: string[] = [];
+    for (const [b, id] of blocks.entries()) {
+      for (const [i, quantity] of quantities.entries()) {
+        const answer = await app.admin.credits.retire.mutate({ id, beneficiary: 'Batch Buyer', quantity, requestId: `block-${b}-part-${i}` });
+        expect(answer.partOf).toBe(id);
+        parts.push(answer.creditId);
+      }
+    }
+    await runWorkerUntilRetired(parts, { WORKER_CONCURRENCY: '8', WORKER_BATCH_SIZE: '6', WORKER_BATCH_LINGER_MS: '50' });
+    expect(await exactlyOnceReport(db, parts)).toMatchObject({ missing: [], doubled: [] });
+    const perTransaction = await retirementsPerTransaction(parts);
+    expect(perTransaction.reduce((a, b) => a + b, 0)).toBe(18);
+    expect(perTransaction[0]).toBeGreaterThan(1);
+    expect(perTransaction[0]).toBeLessThanOrEqual(6);
+
+    // Each part: retired, with the units carved for it and the registry's serial of them.
+    for (const [b, id] of blocks.entries()) {
+      const { credit, lineage } = await app.admin.credits.get.query({ id });
+      expect([credit.status, credit.quantity, credit.unitRange, credit.serialNumber]).toEqual(['active', '60', { first: 41, last: 100 }, `GS1-1-TR-GS7652-12-2025-${500 + b}-41-100`]);
+      expect(lineage.parts.map((p) => [p.status, p.quantity, p.unitRange, p.serialNumber])).toEqual([
+        ['retired', '10', { first: 1, last: 10 }, `GS1-1-TR-GS7652-12-2025-${500 + b}-1-10`],
+        ['retired', '25', { first: 11, last: 35 }, `GS1-1-TR-GS7652-12-2025-${500 + b}-11-35`],
+        ['retired', '5', { first: 36, last: 40 }, `GS1-1-TR-GS7652-12-2025-${500 + b}-36-40`],
+      ]);
+    }
+    expect(await app.admin.supply.totals.query({ projectName: 'Batched Parts' })).toMatchObject({
+      issued: '600',
+      active: '360',
+      retired: '240',
+      pendingRetirement: '0',
+      cancelled: '0',
+    });
+  });
 });

@@ -9,7 +9,8 @@ import { issueCertificateOnRetirement } from '../../server/proofs/issue-certific
 import { proofSettingsFromEnv, type ProofSettings } from '../../server/proofs/signing-key.js';
 import { verifyCertificate } from '../../client/index.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
-import { openDb } from '../helpers/pg.js';
+import { cliEnv, runCli } from '../helpers/cli-run.js';
+import { openDb, withPgClient } from '../helpers/pg.js';
 import { createCredits } from '../helpers/retirement-e2e.js';
 
 /*
@@ -175,5 +176,104 @@ describe('handleCommands', () => {
     await expect(handleCommands(orm.em.fork(), ids.map(retire), { ...opts(), afterAppend })).rejects.toThrow(/signer is unavailable/);
     expect(await certificatesOf(ids)).toEqual([]);
     for (const id of ids) expect((await eventsOf(id)).map((e) => e.type)).toEqual(['created', 'retirement_requested']);
+  });
+});
+
+describe('handleCommands: parts of blocks', () => {
+  // A ledger of its own: the tests above edit rows behind the ledger's back, and `verify` here must find nothing wrong.
+  let ledger: TestApp;
+  let ledgerOrm: Orm;
+  beforeAll(async () => {
+    ledger = await startTestApp();
+    ledgerOrm = await initOrm(ledger.env.DATABASE_URL ?? '', { poolMax: 4, statementTimeoutMs: 60_000 });
+  });
+  afterAll(async () => {
+    await ledgerOrm?.close();
+    await ledger?.close();
+  });
+
+  /** The registry's records of three consecutive retirements of one issuance each (public records, as in issue 10). */
+  const VERRA_PARTS = [
+    { quantity: '18', serial: '19298-935995787-935995804-VCS-VCU-1491-VER-BR-1-513-01012018-31122018-0' },
+    { quantity: '526', serial: '19298-935995805-935996330-VCS-VCU-1491-VER-BR-1-513-01012018-31122018-0' },
+    { quantity: '66', serial: '19298-935996331-935996396-VCS-VCU-1491-VER-BR-1-513-01012018-31122018-0' },
+  ];
+  const GS_PARTS = [
+    { quantity: '5085', serial: 'GS1-1-TR-GS7652-12-2025-29983-1-5085' },
+    { quantity: '1247', serial: 'GS1-1-TR-GS7652-12-2025-29983-5086-6332' },
+  ];
+  const block = (serialNumber: string, quantity: string, extra: Record<string, unknown> = {}) => ({
+    projectName: 'Batched Blocks',
+    registry: 'Verra',
+    vintage: 2018,
+    quantity,
+    serialNumber,
+    ...extra,
+  });
+
+  it('retires parts of several blocks in one transaction: each part keeps its units and serial, each block what is left', async () => {
+    // A Verra block one unit larger than the three retirements, a Gold Standard block, one with units given, one amount-only.
+    const { credit: verra } = await ledger.admin.credits.create.mutate(block('19298-935995787-935996397-VCS-VCU-1491-VER-BR-1-513-01012018-31122018-0', '611'));
+    const { credit: gs } = await ledger.admin.credits.create.mutate(block('GS1-1-TR-GS7652-12-2025-29983-1-6630', '6630', { registry: 'Gold Standard' }));
+    const { credit: ranged } = await ledger.admin.credits.create.mutate(block('BATCH-UNITS-1', '100', { unitRange: { first: 1000, last: 1099 } }));
+    const { credit: amount } = await ledger.admin.credits.create.mutate(block('BATCH-AMOUNT-1', '10.5'));
+
+    const retirePart = (id: string, quantity: string, requestId: string) =>
+      ledger.admin.credits.retire.mutate({ id, beneficiary: 'Batch Buyer', quantity, requestId });
+    // Requested one after the other (each carves the parent's next lowest units); the worker's batch retires them together.
+    const parts: { creditId: string; partOf?: string | undefined }[] = [];
+    for (const [i, p] of VERRA_PARTS.entries()) parts.push(await retirePart(verra.id, p.quantity, `verra-${i}`));
+    for (const [i, p] of GS_PARTS.entries()) parts.push(await retirePart(gs.id, p.quantity, `gs-${i}`));
+    parts.push(await retirePart(ranged.id, '30', 'ranged-0'));
+    parts.push(await retirePart(amount.id, '2.25', 'amount-0'));
+    expect(parts.map((p) => p.partOf)).toEqual([verra.id, verra.id, verra.id, gs.id, gs.id, ranged.id, amount.id]);
+    const partIds = parts.map((p) => p.creditId);
+    expect(new Set(partIds).size).toBe(7);
+    const before = await ledger.admin.supply.totals.query({ projectName: 'Batched Blocks' });
+    expect(before).toMatchObject({ issued: '7351.5', active: '7351.5', retired: '0', pendingRetirement: '6974.25', cancelled: '0' });
+
+    const outcomes = await handleCommands(ledgerOrm.em.fork(), partIds.map(retire), opts());
+    expect(outcomes.map((o) => o.kind)).toEqual(Array(7).fill('handled'));
+
+    // One commit for all seven parts.
+    const { rows: txs } = await withPgClient(ledger.databaseUrl, (c) => c.query<{ n: string }>(`select count(distinct tx_id) as n from events where type = 'retired' and credit_id = any($1)`, [partIds]));
+    expect(txs[0]?.n).toBe('1');
+
+    const got = await Promise.all(partIds.map(async (id) => (await ledger.admin.credits.get.query({ id })).credit));
+    expect(got.map((c) => [c.status, c.quantity, c.serialNumber, c.parentId])).toEqual([
+      ...VERRA_PARTS.map((p) => ['retired', p.quantity, p.serial, verra.id]),
+      ...GS_PARTS.map((p) => ['retired', p.quantity, p.serial, gs.id]),
+      ['retired', '30', expect.stringMatching(/^BATCH-UNITS-1\/split-[0-9a-f]{12}$/), ranged.id],
+      ['retired', '2.25', expect.stringMatching(/^BATCH-AMOUNT-1\/split-[0-9a-f]{12}$/), amount.id],
+    ]);
+    expect(got.map((c) => c.unitRange)).toEqual([
+      { first: 935995787, last: 935995804 },
+      { first: 935995805, last: 935996330 },
+      { first: 935996331, last: 935996396 },
+      { first: 1, last: 5085 },
+      { first: 5086, last: 6332 },
+      { first: 1000, last: 1029 },
+      null,
+    ]);
+
+    // The blocks themselves were not touched by the batch: still active, each with what is left after its parts.
+    const blocks = await Promise.all([verra, gs, ranged, amount].map(async ({ id }) => (await ledger.admin.credits.get.query({ id })).credit));
+    expect(blocks.map((c) => [c.status, c.quantity, c.unitRange, c.serialNumber])).toEqual([
+      ['active', '1', { first: 935996397, last: 935996397 }, '19298-935996397-935996397-VCS-VCU-1491-VER-BR-1-513-01012018-31122018-0'],
+      ['active', '298', { first: 6333, last: 6630 }, 'GS1-1-TR-GS7652-12-2025-29983-6333-6630'],
+      ['active', '70', { first: 1030, last: 1099 }, 'BATCH-UNITS-1'],
+      ['active', '8.25', null, 'BATCH-AMOUNT-1'],
+    ]);
+
+    // Counted once: the parts moved from pending to retired, nothing was issued or lost.
+    expect(await ledger.admin.supply.totals.query({ projectName: 'Batched Blocks' })).toMatchObject({ issued: '7351.5', active: '377.25', retired: '6974.25', pendingRetirement: '0', cancelled: '0' });
+
+    // The same batch again (a stalled job re-run) records nothing more.
+    const again = await handleCommands(ledgerOrm.em.fork(), partIds.map(retire), opts());
+    expect(again.map((o) => (o.kind === 'handled' ? o.handled.appended.length : o.kind))).toEqual(Array(7).fill(0));
+
+    // Every unit is retired at most once, and each block's parts tile it: verify finds nothing wrong.
+    const verified = await runCli(['verify', '--json'], cliEnv(ledger));
+    expect(verified.code).toBe(0);
   });
 });

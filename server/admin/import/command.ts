@@ -21,7 +21,7 @@ export function registerImport(program: Command): void {
   program
     .command('import')
     .description('bulk-create credits from a CSV or JSON file through credits.createMany (idempotent, resumable)')
-    .argument('<file>', 'a .csv file with header projectName,registry,vintage,quantity,serialNumber, or a .json array of objects')
+    .argument('<file>', 'a .csv file with header projectName,registry,vintage,quantity,serialNumber[,unitFirst,unitLast], or a .json array of objects')
     .option('--json', 'print the summary as JSON')
     .option('--batch-size <n>', `items per createMany call (1-${MAX_BATCH})`, intOption('--batch-size', 1, MAX_BATCH), MAX_BATCH)
     .option('--concurrency <n>', 'batches in flight at once (1-16)', intOption('--concurrency', 1, 16), 4)
@@ -30,6 +30,11 @@ export function registerImport(program: Command): void {
     .addHelpText(
       'after',
       `
+A block's units go in the optional columns unitFirst and unitLast (both or
+neither in the header; in a row, both or both empty), sent as unitRange
+{first, last}; a JSON item carries unitRange itself. Without them, the units
+of a Verra or Gold Standard serial are read from the serial.
+
 Rows are numbered as a person finds them: CSV line numbers (1 = the header, so
 the first data row is 2; a quoted field spanning lines counts its start line),
 JSON item numbers (1 = the first object). CSV is streamed; a JSON file is

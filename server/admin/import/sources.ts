@@ -5,6 +5,9 @@ import { readCsv } from '../csv.js';
 import { CliError, errorMessage } from '../errors.js';
 
 const CSV_COLUMNS = ['projectName', 'registry', 'vintage', 'quantity', 'serialNumber'] as const;
+/** A block's units, both or neither: they become the item's unitRange {first, last}. */
+const UNIT_COLUMNS = ['unitFirst', 'unitLast'] as const;
+const KNOWN_COLUMNS: readonly string[] = [...CSV_COLUMNS, ...UNIT_COLUMNS];
 
 /** One data row (CSV record or JSON array item). */
 export type InputRow = {
@@ -48,16 +51,21 @@ async function* csvRows(file: string): AsyncGenerator<InputRow> {
       yield { ...base, error: `expected ${columns.length} fields (${columns.join(',')}), got ${record.fields.length}` };
     } else {
       const item: Record<string, unknown> = {};
+      const units: Record<string, string> = {};
       columns.forEach((name, i) => {
         const value = record.fields[i] ?? '';
         if (name === 'vintage') {
-          const v = vintageOf(value);
+          const v = wholeNumberOf(value);
           if (v !== undefined) item[name] = v;
+        } else if (name === 'unitFirst' || name === 'unitLast') {
+          units[name] = value;
         } else {
           item[name] = value;
         }
       });
-      yield { ...base, item };
+      const unitRange = unitRangeOf(units.unitFirst ?? '', units.unitLast ?? '');
+      if (typeof unitRange === 'string') yield { ...base, error: unitRange };
+      else yield { ...base, item: unitRange ? { ...item, unitRange } : item };
     }
   }
   if (!columns) throw new CliError(`${file} is empty: expected the header ${CSV_COLUMNS.join(',')}`);
@@ -65,8 +73,10 @@ async function* csvRows(file: string): AsyncGenerator<InputRow> {
 
 function checkHeader(file: string, fields: string[]): string[] {
   const names = fields.map((f) => f.trim());
-  const unknown = names.filter((n) => !(CSV_COLUMNS as readonly string[]).includes(n));
-  const missing = CSV_COLUMNS.filter((c) => !names.includes(c));
+  const unknown = names.filter((n) => !KNOWN_COLUMNS.includes(n));
+  const missing: string[] = CSV_COLUMNS.filter((c) => !names.includes(c));
+  const unitColumns = UNIT_COLUMNS.filter((c) => names.includes(c));
+  if (unitColumns.length === 1) missing.push(...UNIT_COLUMNS.filter((c) => !names.includes(c)).map((c) => `${c} (unitFirst and unitLast go together)`));
   const repeated = names.filter((n, i) => names.indexOf(n) !== i);
   if (unknown.length > 0 || missing.length > 0 || repeated.length > 0) {
     const problems = [
@@ -74,16 +84,32 @@ function checkHeader(file: string, fields: string[]): string[] {
       ...(unknown.length ? [`unknown ${unknown.map((u) => JSON.stringify(u)).join(', ')}`] : []),
       ...(repeated.length ? [`repeated ${repeated.join(', ')}`] : []),
     ];
-    throw new CliError(`${file}: bad CSV header (${problems.join('; ')}); expected the columns ${CSV_COLUMNS.join(',')} in any order`);
+    throw new CliError(
+      `${file}: bad CSV header (${problems.join('; ')}); expected the columns ${CSV_COLUMNS.join(',')} in any order, and optionally ${UNIT_COLUMNS.join(',')}`,
+    );
   }
   return names;
 }
 
 /** A whole number becomes a number; anything else goes as written, for the API to explain. */
-function vintageOf(text: string): unknown {
+function wholeNumberOf(text: string, maxDigits = 9): unknown {
   const t = text.trim();
   if (t === '') return undefined;
-  return /^[+-]?\d{1,9}$/.test(t) ? Number(t) : text;
+  return new RegExp(`^[+-]?\\d{1,${maxDigits}}$`).test(t) ? Number(t) : text;
+}
+
+/**
+ * The unitRange of a row with unitFirst and unitLast columns: both empty is
+ * none (an amount-only credit, or units read from the serial), both given is
+ * {first, last}, one without the other is the row's error (a string).
+ */
+function unitRangeOf(first: string, last: string): { first: unknown; last: unknown } | null | string {
+  // Up to 16 digits: every unit number the API accepts (at most 2^53 - 1), and a little more for it to refuse.
+  const f = wholeNumberOf(first, 16);
+  const l = wholeNumberOf(last, 16);
+  if (f === undefined && l === undefined) return null;
+  if (f === undefined || l === undefined) return `unitFirst and unitLast must both be given or both be empty, got ${f === undefined ? 'only unitLast' : 'only unitFirst'}`;
+  return { first: f, last: l };
 }
 
 async function jsonSource(file: string): Promise<Source> {

@@ -45,6 +45,23 @@ export class Migration20261201000400_blocks extends Migration {
       await this.execute(`update credits set unit_first = ?, unit_last = ?, block_key = ? where id = ?`, [units.first, units.last, blockKey, row.id]);
     }
 
+    // Credits from before units were read may already share some (the same units imported under two serials, say):
+    // the constraint below would refuse them with one pair named; name them all, so they can be sorted out first.
+    const shared = (await this.execute(`
+      select a.id as a, a.serial_number as a_serial, b.id as b, b.serial_number as b_serial,
+             greatest(a.unit_first, b.unit_first) as first, least(a.unit_last, b.unit_last) as last
+      from credits a join credits b
+        on a.registry_key = b.registry_key and a.block_key = b.block_key and a.id < b.id
+       and int8range(a.unit_first, a.unit_last, '[]') && int8range(b.unit_first, b.unit_last, '[]')
+      order by a.id, b.id limit 20`)) as { a: string; a_serial: string; b: string; b_serial: string; first: string; last: string }[];
+    if (shared.length > 0) {
+      const pairs = shared.map((r) => `${r.a} (${r.a_serial}) and ${r.b} (${r.b_serial}) share units ${r.first}…${r.last}`);
+      throw new Error(
+        `credits recorded before blocks hold the same units: ${pairs.join('; ')}${shared.length === 20 ? '; and maybe more' : ''}. ` +
+          'Every unit must be held by one credit before this migration can add the constraint that keeps it so: resolve these by hand first.',
+      );
+    }
+
     // No unit live twice, whatever the code does.
     await this.execute(`
       alter table credits add constraint credits_units_held_once
