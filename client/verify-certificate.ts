@@ -1,8 +1,10 @@
 // Type-only: the payload's shape comes from the server, none of its code.
-import type { RetirementCertificate } from '../server/proofs/certificate.js';
+import type { LedgerOutputs } from './ledger-client.js';
 import { verifyLedgerJws, type VerificationFailure } from './verify-jws.js';
 
-export type { RetirementCertificate, VerificationFailure };
+/** What a retirement certificate's JWS signs: the payload credits.certificate answers (server/proofs/certificate.ts). */
+export type RetirementCertificate = LedgerOutputs['credits']['certificate']['certificate'];
+export type { VerificationFailure };
 
 /** The JWS header's typ of a certificate (server/proofs/certificate.ts). */
 const CERTIFICATE_TYP = 'ledger-retirement-certificate+jws';

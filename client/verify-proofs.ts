@@ -1,5 +1,4 @@
-// Type-only: the payload's shape comes from the server, none of its code.
-import type { CheckpointPayload } from '../server/proofs/checkpoint.js';
+import type { LedgerOutputs } from './ledger-client.js';
 import { verifyLedgerJws, type VerificationFailure } from './verify-jws.js';
 
 /*
@@ -10,7 +9,13 @@ import { verifyLedgerJws, type VerificationFailure } from './verify-jws.js';
  * right). The proof checks are RFC 9162 §2.1.3.2 and §2.1.4.2, on WebCrypto.
  */
 
-export type { CheckpointPayload };
+type Checkpoint = NonNullable<LedgerOutputs['checkpoints']['latest']['checkpoint']>;
+/**
+ * What a checkpoint's JWS signs: the fields the API shows, less the key's ID and the JWS, plus the kind and
+ * the issuer (server/proofs/checkpoint.ts; test/client/types.test.ts proves the two the same).
+ */
+export type CheckpointPayload = Flat<{ kind: 'checkpoint/v1'; iss: string } & Omit<Checkpoint, 'kid' | 'jws'>>;
+type Flat<T> = { [K in keyof T]: T[K] };
 
 const CHECKPOINT_TYP = 'ledger-checkpoint+jws';
 

@@ -24,8 +24,19 @@ export type CheckpointPayload = {
   issuedAt: string;
 };
 
-/** A checkpoint as the API, the admin script and exports show it: the signed fields, the key's ID and the JWS. */
-export type CheckpointView = Omit<CheckpointPayload, 'kind' | 'iss'> & { kid: string; jws: string };
+/**
+ * A checkpoint as the API, the admin script and exports show it: the signed fields, the key's ID and the JWS.
+ * Spelled out rather than derived (Omit<…> & {…}): the published client's contract is a plain object type, and
+ * the build proves the two identical, which an intersection never is.
+ */
+export type CheckpointView = {
+  size: CheckpointPayload['size'];
+  root: CheckpointPayload['root'];
+  cursor: CheckpointPayload['cursor'];
+  issuedAt: CheckpointPayload['issuedAt'];
+  kid: string;
+  jws: string;
+};
 
 export const checkpointView = (row: CheckpointRecord): CheckpointView => ({
   size: Number(row.size),

@@ -99,21 +99,22 @@ describe('the client package, installed outside the repository', () => {
 
     const installed = path.join(scratch, 'node_modules/@carbon-ledger/client');
     const manifest = JSON.parse(await readFile(path.join(installed, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
-    expect(Object.keys(manifest.dependencies).sort()).toEqual(['@trpc/client', '@trpc/server']);
+    // jose checks the ledger's signatures offline (verifyCertificate, verifyCheckpoint).
+    expect(Object.keys(manifest.dependencies).sort()).toEqual(['@trpc/client', '@trpc/server', 'jose']);
 
     const js = await readFile(path.join(installed, 'dist/index.js'), 'utf8');
     const dts = await readFile(path.join(installed, 'dist/index.d.ts'), 'utf8');
     const imported = (text: string) => [...new Set([...text.matchAll(/\bfrom\s+['"]([^'"]+)['"]/g)].map((m) => m[1]))].sort();
-    expect(imported(js)).toEqual(['@trpc/client']);
+    expect(imported(js)).toEqual(['@trpc/client', 'jose']);
     expect(imported(dts)).toEqual(['@trpc/client', '@trpc/server']);
     // The router's types are there, evaluated: a procedure's input and a credit's fields, spelled out.
     expect(dts).toMatch(/create: TRPCMutationProcedure<\{\s+input: \{\s+projectName: string;/);
     expect(dts).toContain('type CreditView = {');
     for (const foreign of ['mikro-orm', 'zod', 'pino', 'ioredis', 'bullmq', 'express', '../server/']) expect(dts).not.toContain(foreign);
 
-    // What a consumer's install pulled in: the package, tRPC, and the typescript we asked for.
+    // What a consumer's install pulled in: the package, tRPC, jose, and the typescript we asked for.
     const modules = (await readdir(path.join(scratch, 'node_modules'))).filter((d) => !d.startsWith('.'));
-    expect(modules.sort()).toEqual(['@carbon-ledger', '@trpc', 'typescript']);
+    expect(modules.sort()).toEqual(['@carbon-ledger', '@trpc', 'jose', 'typescript']);
   });
 
   it('type-checks a correct program strictly, the package and tRPC declarations included', () => {

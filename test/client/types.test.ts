@@ -20,6 +20,9 @@ import {
   type SupplyTotals,
   type UnitRange,
 } from '../../client/index.js';
+import type { CheckpointPayload as ServerCheckpointPayload } from '../../server/proofs/checkpoint.js';
+import type { RetirementCertificate as ServerRetirementCertificate } from '../../server/proofs/certificate.js';
+import type { CheckpointPayload, RetirementCertificate } from '../../client/index.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 
 type RetirementStatusValue = 'not_requested' | 'queued' | 'processing' | 'retired' | 'failed' | 'cancelled';
@@ -206,5 +209,12 @@ describe('typed client: blocks', () => {
     const err = await app.admin.credits.split.mutate({ id: block.id, quantity: 1000, requestId: 'types-4' }).catch((e: unknown) => e);
     const e = ledgerError(err);
     expect(e.kind === 'CONFLICT' && [e.domainCode, e.details.requested, e.details.available]).toEqual(['INSUFFICIENT_QUANTITY', '1000', '84']);
+  });
+});
+
+describe('the proofs the client verifies offline', () => {
+  it("are typed from the API's outputs, the same shapes the server signs", () => {
+    expectTypeOf<RetirementCertificate>().toEqualTypeOf<ServerRetirementCertificate>();
+    expectTypeOf<CheckpointPayload>().toEqualTypeOf<ServerCheckpointPayload>();
   });
 });

@@ -56,6 +56,28 @@ async function retiredCredits(count: number, beneficiary = 'Acme Corp'): Promise
 const codeOf = (err: unknown) => (err instanceof TRPCClientError ? (err.data as { code?: string } | undefined)?.code : undefined);
 
 describe('credits.certificate and the public keys', () => {
+  it("a partial retirement's certificate names the part: its units, the registry's serial of them, and the block it came from", async () => {
+    const serial = `GS1-1-TR-GS7652-12-2025-${29000 + Math.floor(Math.random() * 900)}-1-5085`;
+    const { credit: block } = await app.admin.credits.create.mutate({ projectName: 'Cookstoves Ghana', registry: 'Gold Standard', vintage: 2025, quantity: '5085', serialNumber: serial });
+    const answer = await app.admin.credits.retire.mutate({ id: block.id, beneficiary: 'Acme Corp', quantity: '1247', requestId: 'cert-part-1' });
+    expect(answer.partOf).toBe(block.id);
+    const outcomes = await handleCommands(orm.em.fork(), [retire(answer.creditId)], { lockTimeoutMs: 2000, now: new Date(), afterAppend: issueCertificateOnRetirement(proofs) });
+    expect(outcomes.map((o) => o.kind)).toEqual(['handled']);
+    const { jws, certificate } = await app.admin.credits.certificate.query({ id: answer.creditId });
+    const jwks = (await (await fetch(`${app.url}/.well-known/jwks.json`)).json()) as { keys: unknown[] };
+    expect(await verifyCertificate(jws, jwks)).toMatchObject({ ok: true });
+    expect(certificate).toMatchObject({
+      creditId: answer.creditId,
+      quantity: '1247',
+      unitRange: { first: 1, last: 1247 },
+      serialNumber: serial.replace(/-1-5085$/, '-1-1247'),
+      beneficiary: 'Acme Corp',
+    });
+    // The block keeps the rest and has no certificate of its own.
+    expect((await app.admin.credits.get.query({ id: block.id })).credit).toMatchObject({ quantity: '3838', status: 'active' });
+    expect(codeOf(await app.admin.credits.certificate.query({ id: block.id }).catch((e: unknown) => e))).toBe('NOT_FOUND');
+  });
+
   it('is NOT_FOUND until the credit is retired, then gives the JWS that verifies with /.well-known/jwks.json', async () => {
     const [pending] = await createCredits(app.admin, 1);
     await app.admin.credits.retire.mutate({ id: pending ?? '', beneficiary: 'Acme Corp' });
