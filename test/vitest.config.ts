@@ -11,6 +11,8 @@ export default defineConfig({
     pool: 'forks',
     // Safe because every file gets its own database and Redis prefix (test/helpers/test-db.ts).
     fileParallelism: true,
+    // Most of a test's time is spent waiting on servers and child processes, not computing: more files at once than cores.
+    maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 120_000,
   },

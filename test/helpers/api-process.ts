@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { nodeArgsFor } from './spawn-entry.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -13,7 +14,7 @@ export type ApiProcess = {
 
 /** `npm run server`'s entry point as its own OS process; resolves once it logged the URL it listens on. */
 export async function spawnApi(env: NodeJS.ProcessEnv, timeoutMs = 90_000): Promise<ApiProcess> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'server/start-api.ts'], { cwd: repoRoot, env: { ...env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, nodeArgsFor('api'), { cwd: repoRoot, env: { ...env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr.on('data', (d: Buffer) => (out += d.toString()));

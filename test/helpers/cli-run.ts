@@ -3,6 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import type { TestApp } from './app.js';
+import { nodeArgsFor } from './spawn-entry.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -24,7 +25,7 @@ export type RunningCli = {
 
 /** `npm run admin -- …`, as a real subprocess, the way an operator runs it. */
 export function startCli(args: string[], env: NodeJS.ProcessEnv): RunningCli {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'server/admin/main.ts', ...args], {
+  const proc = spawn(process.execPath, [...nodeArgsFor('admin'), ...args], {
     cwd: repoRoot,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

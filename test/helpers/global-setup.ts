@@ -15,12 +15,15 @@ import { startRedis, type RedisHandle } from '../../server/dev/redis-server.js';
 import type { ServiceName } from '../../server/dev/service-options.js';
 import { APP_ROLE, ledgerRolesSql, OWNER_ROLE, type LedgerRole } from '../../server/dev/ledger-roles.js';
 import { newPassword } from '../../server/dev/secrets.js';
+import { buildEntryBundles, type EntryBundles } from './entry-points.js';
 import { withPgClient } from './pg.js';
 import { migrate } from '../../server/db/migrate.js';
 import { TEMPLATE_DB, databaseUrl, quoteIdent, roleUrl } from './test-db.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
+    /** The admin script, API and worker, each built once into one module (entry-points.ts). */
+    entryBundles: EntryBundles;
     /** Superuser URL of the test server; tests create their databases (and tamper with them) through it. */
     pgAdminUrl: string;
     /** ledger_owner on the test server (any database: see test-db.ts's databaseUrl), what migrations run as. */
@@ -59,7 +62,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const roles = externalPg ? await ensureRolesOn(externalPg) : (role: LedgerRole) => (pg.value as PgHandle).roleUrl(role, 'postgres');
     const redisUrl = externalRedis ?? (redis.value as RedisHandle).url;
 
-    await buildTemplate(pgAdminUrl, roles(OWNER_ROLE));
+    const [, built] = await Promise.all([buildTemplate(pgAdminUrl, roles(OWNER_ROLE)), buildEntryBundles()]);
+    cleanups.push(() => built.remove());
+    project.provide('entryBundles', built.bundles);
     project.provide('pgAdminUrl', pgAdminUrl);
     project.provide('pgOwnerUrl', roles(OWNER_ROLE));
     project.provide('pgAppUrl', roles(APP_ROLE));

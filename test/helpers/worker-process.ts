@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { nodeArgsFor } from './spawn-entry.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -16,7 +17,7 @@ const live = new Set<WorkerProcess>();
 
 /** A real worker, `npm run worker`'s entry point, as a separate OS process. */
 export function spawnWorker(env: NodeJS.ProcessEnv, extra: Record<string, string> = {}): WorkerProcess {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'worker/start-worker.ts'], {
+  const proc = spawn(process.execPath, nodeArgsFor('worker'), {
     cwd: repoRoot,
     env: { ...env, LOG_LEVEL: 'info', ...extra },
     stdio: ['ignore', 'pipe', 'pipe'],

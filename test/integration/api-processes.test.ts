@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.js';
+import { nodeArgsFor } from '../helpers/spawn-entry.js';
 
 /*
  * API_PROCESSES: one supervising process and several API processes sharing
@@ -23,7 +24,7 @@ afterAll(async () => {
 
 describe('API_PROCESSES=2', () => {
   it('serves from two processes on one port and stops them all on SIGTERM, exiting 0', async () => {
-    const supervisor = spawn(process.execPath, ['--import', 'tsx', 'server/start-api.ts'], {
+    const supervisor = spawn(process.execPath, nodeArgsFor('api'), {
       cwd: repoRoot,
       env: { ...app.env, PORT: '0', API_PROCESSES: '2', LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.js';
+import { nodeArgsFor } from '../helpers/spawn-entry.js';
 
 /*
  * API keys are resolved from a short cache, not the database on every
@@ -17,7 +18,7 @@ let secondUrl = '';
 beforeAll(async () => {
   app = await startTestApp();
   // A second API process over the same database and Redis, as a real OS process.
-  second = spawn(process.execPath, ['--import', 'tsx', 'server/start-api.ts'], {
+  second = spawn(process.execPath, nodeArgsFor('api'), {
     cwd: repoRoot,
     env: { ...app.env, PORT: '0', LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
