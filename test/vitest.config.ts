@@ -11,7 +11,7 @@ export default defineConfig({
     pool: 'forks',
     // Safe because every file gets its own database and Redis prefix (test/helpers/test-db.ts).
     fileParallelism: true,
-    // Most of a test's time is spent waiting on servers and child processes, not computing: more files at once than cores.
+    // Two files at once: much of a test's time is spent waiting on servers and child processes, not computing.
     maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 120_000,
