@@ -59,7 +59,7 @@ export async function startServices(dir: string, log: (msg: string) => void): Pr
     startPostgres({ dataDir: join(dir, 'pg'), ephemeral: false }),
     startRedis({ dataDir: join(dir, 'redis') }),
   ]);
-  log(`PostgreSQL (fsync on) on port ${pgServer.port}, Redis (appendonly, noeviction) at ${redis.url}; data in ${dir}`);
+  log(`PostgreSQL (fsync on) on port ${pgServer.port}, Redis (appendonly, noeviction) on port ${new URL(redis.url).port}; data in ${dir}`);
   await migrate(pgServer.ownerUrl);
   const db = new pg.Client({ connectionString: pgServer.adminUrl('ledger') });
   await db.connect();
