@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidEnvError, loadEnv, migrationUrl } from '../../server/env.js';
+import { loadEnv, migrationUrl } from '../../server/env.js';
+import { refusedSettings } from '../helpers/env-refusal.js';
 
 describe('database settings', () => {
   it('DB_STATEMENT_TIMEOUT_MS defaults to 60 s, above the default DB_LOCK_TIMEOUT_MS × 10', () => {
@@ -9,18 +10,10 @@ describe('database settings', () => {
   });
 
   it('refuses a statement timeout at or below the longest row-lock wait, naming the variable and the limit', () => {
-    const refused = (source: NodeJS.ProcessEnv) => {
-      try {
-        loadEnv(source);
-      } catch (err) {
-        if (err instanceof InvalidEnvError) return err.issues;
-      }
-      throw new Error('expected the settings to be refused');
-    };
-    expect(refused({ DB_LOCK_TIMEOUT_MS: '6000' })).toEqual([
+    expect(refusedSettings({ DB_LOCK_TIMEOUT_MS: '6000' })).toEqual([
       { variable: 'DB_STATEMENT_TIMEOUT_MS', message: expect.stringContaining('must be above DB_LOCK_TIMEOUT_MS × 10 (60000 ms)') as unknown },
     ]);
-    expect(refused({ DB_LOCK_TIMEOUT_MS: '1000', DB_STATEMENT_TIMEOUT_MS: '10000' })[0]?.variable).toBe('DB_STATEMENT_TIMEOUT_MS');
+    expect(refusedSettings({ DB_LOCK_TIMEOUT_MS: '1000', DB_STATEMENT_TIMEOUT_MS: '10000' })[0]?.variable).toBe('DB_STATEMENT_TIMEOUT_MS');
     expect(loadEnv({ DB_LOCK_TIMEOUT_MS: '1000', DB_STATEMENT_TIMEOUT_MS: '10001' }).DB_STATEMENT_TIMEOUT_MS).toBe(10_001);
     expect(loadEnv({ DB_LOCK_TIMEOUT_MS: '6000', DB_STATEMENT_TIMEOUT_MS: '120000' }).DB_LOCK_TIMEOUT_MS).toBe(6_000);
   });

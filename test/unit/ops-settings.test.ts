@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidEnvError, loadEnv, placeholderSecrets, secretsOf } from '../../server/env.js';
-
-function refused(source: NodeJS.ProcessEnv) {
-  try {
-    loadEnv(source);
-  } catch (err) {
-    if (err instanceof InvalidEnvError) return err.issues;
-    throw err;
-  }
-  throw new Error('expected the settings to be refused');
-}
+import { loadEnv, placeholderSecrets, secretsOf } from '../../server/env.js';
+import { refusedSettings } from '../helpers/env-refusal.js';
 
 describe('probe, metrics and HTTP settings', () => {
   it('defaults: keep-alive 65 s and headers 66 s (above a 60 s load balancer), readiness 2 s, no worker port', () => {
@@ -36,15 +27,15 @@ describe('probe, metrics and HTTP settings', () => {
     ['HTTP_KEEP_ALIVE_TIMEOUT_MS', '1.5'],
     ['HTTP_HEADERS_TIMEOUT_MS', '300001'],
   ])('refuses %s=%s, naming it', (variable, value) => {
-    const issues = refused({ [variable]: value });
+    const issues = refusedSettings({ [variable]: value });
     expect(issues.map((i) => i.variable)).toContain(variable);
   });
 
   it('refuses a headers timeout at or below the keep-alive timeout, naming HTTP_HEADERS_TIMEOUT_MS', () => {
-    expect(refused({ HTTP_KEEP_ALIVE_TIMEOUT_MS: '70000' })).toEqual([
+    expect(refusedSettings({ HTTP_KEEP_ALIVE_TIMEOUT_MS: '70000' })).toEqual([
       { variable: 'HTTP_HEADERS_TIMEOUT_MS', message: expect.stringContaining('must be above HTTP_KEEP_ALIVE_TIMEOUT_MS (70000 ms)') as unknown },
     ]);
-    expect(refused({ HTTP_KEEP_ALIVE_TIMEOUT_MS: '5000', HTTP_HEADERS_TIMEOUT_MS: '5000' })[0]?.variable).toBe('HTTP_HEADERS_TIMEOUT_MS');
+    expect(refusedSettings({ HTTP_KEEP_ALIVE_TIMEOUT_MS: '5000', HTTP_HEADERS_TIMEOUT_MS: '5000' })[0]?.variable).toBe('HTTP_HEADERS_TIMEOUT_MS');
   });
 });
 
@@ -56,13 +47,13 @@ describe('no placeholder secrets in production', () => {
   };
 
   it(".env.example's placeholders stop a NODE_ENV=production process, naming each variable", () => {
-    expect(refused({ ...placeholders, NODE_ENV: 'production' }).map((i) => i.variable)).toEqual(['ADMIN_API_KEY', 'DATABASE_URL', 'REDIS_URL']);
-    expect(refused({ MIGRATION_DATABASE_URL: placeholders.DATABASE_URL, NODE_ENV: 'production' })[0]?.message).toMatch(/placeholder from \.env\.example/);
+    expect(refusedSettings({ ...placeholders, NODE_ENV: 'production' }).map((i) => i.variable)).toEqual(['ADMIN_API_KEY', 'DATABASE_URL', 'REDIS_URL']);
+    expect(refusedSettings({ MIGRATION_DATABASE_URL: placeholders.DATABASE_URL, NODE_ENV: 'production' })[0]?.message).toMatch(/placeholder from \.env\.example/);
   });
 
   it(".env.example's signing key (a valid Ed25519 JWK whose private part spells the placeholder) is one of them", () => {
     const exampleKey = '{"kty":"OKP","crv":"Ed25519","d":"replace-me-ledger-signing-key-example-00000","x":"LD7V1zCFGPyK7eZ_6AbAEEGTYV-EpZbowGnfJ3hm7Gg"}';
-    expect(refused({ LEDGER_SIGNING_KEY: exampleKey, NODE_ENV: 'production' }).map((i) => i.variable)).toEqual(['LEDGER_SIGNING_KEY']);
+    expect(refusedSettings({ LEDGER_SIGNING_KEY: exampleKey, NODE_ENV: 'production' }).map((i) => i.variable)).toEqual(['LEDGER_SIGNING_KEY']);
     expect(loadEnv({ LEDGER_SIGNING_KEY: exampleKey }).LEDGER_SIGNING_KEY).toBe(exampleKey);
   });
 

@@ -2,19 +2,11 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { InvalidEnvError, loadEnv } from '../../server/env.js';
+import { loadEnv } from '../../server/env.js';
 import { jwksOf, parsePreviousPublicKeys, publicJwkOf } from '../../server/proofs/jwks.js';
 import { importSigningKey, localSigningKey, proofSettingsFromEnv, publicKeysFromEnv, signingKeyFromEnv } from '../../server/proofs/signing-key.js';
 import { newSigningJwk, testSigningKeyPem } from '../helpers/signing-keys.js';
-
-const refused = (source: NodeJS.ProcessEnv) => {
-  try {
-    loadEnv(source);
-  } catch (err) {
-    if (err instanceof InvalidEnvError) return err.issues;
-  }
-  throw new Error('expected the settings to be refused');
-};
+import { refusedSettings } from '../helpers/env-refusal.js';
 
 const dirs: string[] = [];
 const tempDir = async () => {
@@ -47,17 +39,17 @@ describe('proof settings', () => {
     const { privateJwk, publicJwk } = await newSigningJwk();
     const cases = ['not a key', '{"kty":"RSA"}', JSON.stringify(publicJwk), '-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----', privateJwk.replace(/"d":"[^"]+"/, '"d":"AAAA"')];
     for (const bad of cases) {
-      const issues = refused({ LEDGER_SIGNING_KEY: bad });
+      const issues = refusedSettings({ LEDGER_SIGNING_KEY: bad });
       expect(issues.map((i) => i.variable)).toEqual(['LEDGER_SIGNING_KEY']);
       expect(issues[0]?.message).not.toContain(bad);
     }
-    expect(refused({ LEDGER_SIGNING_KEY: JSON.stringify(publicJwk) })[0]?.message).toMatch(/private part "d"/);
+    expect(refusedSettings({ LEDGER_SIGNING_KEY: JSON.stringify(publicJwk) })[0]?.message).toMatch(/private part "d"/);
   });
 
   it('refuse previous keys that are not Ed25519 public JWKs, naming the variable', async () => {
     const { privateJwk, publicJwk } = await newSigningJwk();
     for (const bad of ['nope', '{}', JSON.stringify([JSON.parse(privateJwk)]), JSON.stringify({ keys: [{ kty: 'OKP', crv: 'X25519', x: publicJwk.x }] })]) {
-      expect(refused({ LEDGER_PREVIOUS_PUBLIC_KEYS: bad }).map((i) => i.variable)).toEqual(['LEDGER_PREVIOUS_PUBLIC_KEYS']);
+      expect(refusedSettings({ LEDGER_PREVIOUS_PUBLIC_KEYS: bad }).map((i) => i.variable)).toEqual(['LEDGER_PREVIOUS_PUBLIC_KEYS']);
     }
     expect(() => loadEnv({ LEDGER_PREVIOUS_PUBLIC_KEYS: JSON.stringify({ keys: [publicJwk] }) })).not.toThrow();
     expect(() => loadEnv({ LEDGER_PREVIOUS_PUBLIC_KEYS: JSON.stringify([publicJwk]) })).not.toThrow();
@@ -65,9 +57,9 @@ describe('proof settings', () => {
   });
 
   it('refuse a bad issuer or checkpoint interval, naming the variable', () => {
-    expect(refused({ LEDGER_ISSUER: 'has spaces' }).map((i) => i.variable)).toEqual(['LEDGER_ISSUER']);
-    expect(refused({ CHECKPOINT_INTERVAL_MS: '500' }).map((i) => i.variable)).toEqual(['CHECKPOINT_INTERVAL_MS']);
-    expect(refused({ PUBLIC_RETIREMENTS: 'perhaps' }).map((i) => i.variable)).toEqual(['PUBLIC_RETIREMENTS']);
+    expect(refusedSettings({ LEDGER_ISSUER: 'has spaces' }).map((i) => i.variable)).toEqual(['LEDGER_ISSUER']);
+    expect(refusedSettings({ CHECKPOINT_INTERVAL_MS: '500' }).map((i) => i.variable)).toEqual(['CHECKPOINT_INTERVAL_MS']);
+    expect(refusedSettings({ PUBLIC_RETIREMENTS: 'perhaps' }).map((i) => i.variable)).toEqual(['PUBLIC_RETIREMENTS']);
   });
 });
 
