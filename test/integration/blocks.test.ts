@@ -369,15 +369,16 @@ describe('credits.cancel', () => {
     expect(await issuer.credits.cancel.mutate({ id: credit.id, reason: 'buffer pool' })).toMatchObject({ cancelled: false });
     expect(await eventCount(db)).toBe(before);
 
+    // Thunks, not promises: each call starts when it is awaited, so none rejects unobserved while another is awaited.
     const calls = [
-      issuer.credits.cancel.mutate({ id: credit.id, reason: 'correction' }),
-      issuer.credits.cancel.mutate({ id: credit.id, reason: 'correction', quantity: '1', requestId: 'c-1' }),
-      issuer.credits.split.mutate({ id: credit.id, quantity: '1', requestId: 'c-2' }),
-      retirer.credits.retire.mutate({ id: credit.id, beneficiary: 'Acme Ltd' }),
-      retirer.credits.retire.mutate({ id: credit.id, beneficiary: 'Acme Ltd', quantity: '1', requestId: 'c-3' }),
+      () => issuer.credits.cancel.mutate({ id: credit.id, reason: 'correction' }),
+      () => issuer.credits.cancel.mutate({ id: credit.id, reason: 'correction', quantity: '1', requestId: 'c-1' }),
+      () => issuer.credits.split.mutate({ id: credit.id, quantity: '1', requestId: 'c-2' }),
+      () => retirer.credits.retire.mutate({ id: credit.id, beneficiary: 'Acme Ltd' }),
+      () => retirer.credits.retire.mutate({ id: credit.id, beneficiary: 'Acme Ltd', quantity: '1', requestId: 'c-3' }),
     ];
     for (const call of calls) {
-      const r = await refusal(call);
+      const r = await refusal(call());
       expect(r).toMatchObject({ code: 'CONFLICT', domainCode: 'ALREADY_CANCELLED', details: { reason: 'buffer pool' } });
     }
     expect(await eventCount(db)).toBe(before);
@@ -394,11 +395,11 @@ describe('credits.cancel', () => {
     const before = await eventCount(db);
     expect(await issuer.credits.cancel.mutate({ id: block.id, reason: 'buffer pool', quantity: '10', requestId: 'cp-1' })).toMatchObject({ cancelled: false, credit: { id: partId } });
     for (const call of [
-      retirer.credits.retire.mutate({ id: partId, beneficiary: 'Acme Ltd' }),
-      issuer.credits.split.mutate({ id: partId, quantity: '1', requestId: 'cp-2' }),
-      issuer.credits.cancel.mutate({ id: partId, reason: 'correction' }),
+      () => retirer.credits.retire.mutate({ id: partId, beneficiary: 'Acme Ltd' }),
+      () => issuer.credits.split.mutate({ id: partId, quantity: '1', requestId: 'cp-2' }),
+      () => issuer.credits.cancel.mutate({ id: partId, reason: 'correction' }),
     ]) {
-      expect((await refusal(call)).domainCode).toBe('ALREADY_CANCELLED');
+      expect((await refusal(call())).domainCode).toBe('ALREADY_CANCELLED');
     }
     expect(await eventCount(db)).toBe(before);
     // The whole rest, given as a quantity, is the block itself.
