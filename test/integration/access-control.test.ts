@@ -13,7 +13,7 @@ import { issueCertificateOnRetirement } from '../../server/proofs/issue-certific
 import { proofSettingsFromEnv } from '../../server/proofs/signing-key.js';
 import { rejectionOf } from '../helpers/api-errors.js';
 import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.js';
-import { openDb } from '../helpers/pg.js';
+import { openDb, waitForSettledFeed } from '../helpers/pg.js';
 
 /*
  * Every role × every procedure, with real keys made through keys.create, and
@@ -133,6 +133,8 @@ beforeAll(async () => {
     const proofs = await proofSettingsFromEnv(loadEnv(app.env));
     const retire = { creditId: certifiedId, decide: (state: Parameters<BatchCommand['decide']>[0]) => ({ events: decide({ type: 'retire', attempts: 1 }, state), actor: 'worker' }) };
     await handleCommands(orm.em.fork(), [retire], { lockTimeoutMs: 2000, now: new Date(), afterAppend: issueCertificateOnRetirement(proofs) });
+    // The watermark is cluster-wide: another file's open transaction can hold these events back for a while.
+    await waitForSettledFeed(app.databaseUrl);
     const made = await makeCheckpoint(orm.em.fork(), proofs);
     if (!made.made) throw new Error(`no checkpoint: ${made.reason}`);
     checkpointSize = made.checkpoint.size;

@@ -8,7 +8,7 @@ import type { StoredEvent } from '../../server/credits/events.js';
 import { rejectionOf, type ApiError } from '../helpers/api-errors.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { cliEnv, runCli } from '../helpers/cli-run.js';
-import { withPgClient } from '../helpers/pg.js';
+import { waitForSettledFeed, withPgClient } from '../helpers/pg.js';
 import { eventCount, openE2eDb, settleAll, waitFor, workerEnv } from '../helpers/retirement-e2e.js';
 import { killAllWorkers, spawnWorker, waitForOutput, type WorkerProcess } from '../helpers/worker-process.js';
 
@@ -590,6 +590,8 @@ describe('admin export', () => {
   it('carries the lineage: a split names its part and request, the part its parent, the request and its units', async () => {
     const block = await create(fields(verra(40001, 1, 100), '100'));
     const { credit: part } = await issuer.credits.split.mutate({ id: block.id, quantity: '30', requestId: 'export-1' });
+    // Export reads the settled feed; the watermark is cluster-wide, so another file's open transaction can hold it back.
+    await waitForSettledFeed(app.databaseUrl);
     const r = await runCli(['export', '--format', 'jsonl', '--quiet'], cliEnv(app));
     expect(r.code, r.stderr).toBe(0);
     const exported = r.stdout
