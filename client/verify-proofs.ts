@@ -76,13 +76,27 @@ export async function eventLeafHash(eventHash: string): Promise<string> {
  */
 export async function verifyInclusionProof(p: { eventHash: string; leafIndex: number; treeSize: number; proof: string[]; root: string }): Promise<boolean> {
   const bytes = fromHex(p.eventHash);
+  if (!bytes) return false;
+  return includes(await sha256(Uint8Array.of(0), bytes), p);
+}
+
+/**
+ * The same check for a leaf hash of any data (RFC 9162 §2.1.3.2): what
+ * verifyInclusionProof does once it has hashed the event into its leaf.
+ */
+export async function verifyLeafInclusion(p: { leafHash: string; leafIndex: number; treeSize: number; proof: string[]; root: string }): Promise<boolean> {
+  const leaf = fromHex(p.leafHash);
+  return leaf !== null && includes(leaf, p);
+}
+
+async function includes(leaf: Uint8Array, p: { leafIndex: number; treeSize: number; proof: string[]; root: string }): Promise<boolean> {
   const root = fromHex(p.root);
   const proof = p.proof.map(fromHex);
-  if (!bytes || !root || proof.some((h) => !h)) return false;
+  if (!root || proof.some((h) => !h)) return false;
   if (!Number.isSafeInteger(p.leafIndex) || !Number.isSafeInteger(p.treeSize) || p.leafIndex < 0 || p.leafIndex >= p.treeSize) return false;
   let fn = p.leafIndex;
   let sn = p.treeSize - 1;
-  let r = await sha256(Uint8Array.of(0), bytes);
+  let r = leaf;
   for (const h of proof as Uint8Array[]) {
     if (sn === 0) return false;
     if (fn % 2 === 1 || fn === sn) {

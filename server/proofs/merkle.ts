@@ -46,7 +46,6 @@ export function splitPoint(n: number): number {
 }
 
 const isHash = (h: unknown): h is Uint8Array => h instanceof Uint8Array && h.length === 32;
-const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0;
 
 /**
  * The root of a tree grown one leaf at a time, in memory proportional to
@@ -215,73 +214,3 @@ export const consistencyProof = (leaves: Uint8Array[], from: number, to = leaves
   if (to > leaves.length) throw new RangeError(`a tree of ${to} leaves from ${leaves.length}`);
   return hashesOf(leaves, consistencyRanges(from, to));
 };
-
-/** RFC 9162 §2.1.3.2: is `leaf` (a leaf hash) the leaf `index` of the tree of `size` leaves whose root is `root`? */
-export function verifyInclusion(leaf: Uint8Array, index: number, size: number, proof: Uint8Array[], root: Uint8Array): boolean {
-  if (!isHash(leaf) || !isHash(root) || !Array.isArray(proof) || !proof.every(isHash)) return false;
-  if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) return false;
-  let fn = index;
-  let sn = size - 1;
-  let r: Hash = Buffer.from(leaf);
-  for (const p of proof) {
-    if (sn === 0) return false;
-    if (fn % 2 === 1 || fn === sn) {
-      r = nodeHash(p, r);
-      while (fn % 2 === 0 && fn !== 0) {
-        fn = Math.floor(fn / 2);
-        sn = Math.floor(sn / 2);
-      }
-    } else {
-      r = nodeHash(r, p);
-    }
-    fn = Math.floor(fn / 2);
-    sn = Math.floor(sn / 2);
-  }
-  return sn === 0 && same(r, root);
-}
-
-/**
- * RFC 9162 §2.1.4.2: does the tree of `to` leaves with root `toRoot` extend
- * the tree of `from` leaves with root `fromRoot`? A tree is consistent with
- * itself (empty proof, equal roots) and with the empty tree (empty proof).
- */
-export function verifyConsistency(from: number, to: number, fromRoot: Uint8Array, toRoot: Uint8Array, proof: Uint8Array[]): boolean {
-  if (!isHash(fromRoot) || !isHash(toRoot) || !Array.isArray(proof) || !proof.every(isHash)) return false;
-  if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || from > to) return false;
-  if (from === 0) return proof.length === 0 && same(fromRoot, EMPTY_ROOT);
-  if (from === to) return proof.length === 0 && same(fromRoot, toRoot);
-  if (proof.length === 0) return false;
-  // A first tree that is a perfect subtree of the second is not in the proof: its root is.
-  const path = isPowerOfTwo(from) ? [fromRoot, ...proof] : [...proof];
-  let fn = from - 1;
-  let sn = to - 1;
-  while (fn % 2 === 1) {
-    fn = Math.floor(fn / 2);
-    sn = Math.floor(sn / 2);
-  }
-  let fr: Hash = Buffer.from(path[0] as Uint8Array);
-  let sr: Hash = Buffer.from(path[0] as Uint8Array);
-  for (const c of path.slice(1)) {
-    if (sn === 0) return false;
-    if (fn % 2 === 1 || fn === sn) {
-      fr = nodeHash(c, fr);
-      sr = nodeHash(c, sr);
-      while (fn % 2 === 0 && fn !== 0) {
-        fn = Math.floor(fn / 2);
-        sn = Math.floor(sn / 2);
-      }
-    } else {
-      sr = nodeHash(sr, c);
-    }
-    fn = Math.floor(fn / 2);
-    sn = Math.floor(sn / 2);
-  }
-  return sn === 0 && same(fr, fromRoot) && same(sr, toRoot);
-}
-
-function isPowerOfTwo(n: number): boolean {
-  if (n < 1) return false;
-  let k = 1;
-  while (k < n) k *= 2;
-  return k === n;
-}
