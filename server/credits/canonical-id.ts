@@ -30,7 +30,7 @@ import { canonicalQuantity } from './quantity.js';
  * before those checks existed still verify with the same IDs.
  */
 
-export const CREDIT_ID_VERSION = 'cc-v1';
+const CREDIT_ID_VERSION = 'cc-v1';
 
 export type CanonicalForm =
   | readonly [version: typeof CREDIT_ID_VERSION, registry: string, projectName: string, vintage: number, quantity: string, serialNumber: string]

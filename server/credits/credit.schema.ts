@@ -353,7 +353,7 @@ export const retirementReasonSchema = z
   .pipe(text('reason', { max: 1000, kind: 'prose' }).nullable());
 
 /** Names one request to act on part of a credit, so a retry finds the part the first try made. */
-export const requestIdSchema = z
+const requestIdSchema = z
   .string({ error: requiredOr('requestId', 'a string') })
   .regex(/^[A-Za-z0-9._:-]{1,100}$/, { error: 'requestId must be 1 to 100 characters: ASCII letters, digits and . _ : -' });
 

@@ -38,7 +38,7 @@ async function mayRecordMigrations(tx: EntityManager): Promise<void> {
 }
 
 /** A migration failure as one line: what PostgreSQL said, and what to do about missing rights. */
-export class MigrationError extends Error {
+class MigrationError extends Error {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = 'MigrationError';

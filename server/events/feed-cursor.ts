@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { FEED_START, type FeedCursor } from '../credits/event-store.js';
+import type { FeedCursor } from '../credits/event-store.js';
 
 /*
  * The feed's cursor as callers hold it: "<transaction ID>-<position>", both
@@ -31,5 +31,3 @@ export const feedCursorSchema = z
     }
     return cursor;
   });
-
-export const FEED_START_CURSOR = encodeFeedCursor(FEED_START);

@@ -9,7 +9,7 @@ import { RateLimited, type RateLimits } from '../auth/rate-limits.js';
  * a browser cannot add a header of its own to a page it opens. Never a query
  * parameter: URLs end up in logs, proxies and browser history.
  */
-export function apiKeyOf(req: Request): string | null {
+function apiKeyOf(req: Request): string | null {
   const header = req.headers.authorization ?? '';
   const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (bearer?.[1]) return bearer[1];

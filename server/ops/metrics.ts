@@ -12,7 +12,7 @@ import { withTimeout } from '../queue/with-timeout.js';
  */
 
 /** BullMQ's job states, as `npm run admin -- queue` lists them. */
-export const QUEUE_STATES = ['waiting', 'prioritized', 'delayed', 'active', 'waiting-children', 'completed', 'failed'] as const;
+const QUEUE_STATES = ['waiting', 'prioritized', 'delayed', 'active', 'waiting-children', 'completed', 'failed'] as const;
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 

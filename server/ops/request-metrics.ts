@@ -10,7 +10,7 @@ const ROUTES = ['/healthz', '/readyz', '/metrics', '/admin/queues'];
  * for a name the router does not have (never the caller's text: labels must
  * stay a small set), or the route for non-tRPC paths.
  */
-export function procedureLabel(req: Request, procedures: ReadonlySet<string>): string {
+function procedureLabel(req: Request, procedures: ReadonlySet<string>): string {
   const path = req.originalUrl.split('?')[0] ?? '';
   if (path.startsWith('/trpc/')) {
     const names = new Set(decodeURIComponent(path.slice('/trpc/'.length)).split(','));

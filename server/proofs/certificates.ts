@@ -12,7 +12,7 @@ import { findCertificate } from './certificate-store.js';
 export type CertificateAnswer = { jws: string; kid: string; certificate: RetirementCertificate };
 
 /** The payload of one of our own compact JWS (already trusted: it was read from our table, not from a caller). */
-export function payloadOf<T>(jws: string): T {
+function payloadOf<T>(jws: string): T {
   const [, payload = ''] = jws.split('.');
   return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as T;
 }

@@ -16,7 +16,7 @@ import { busyPage, certificatePage, notFoundPage } from './retirement-page.js';
 
 export type PublicProofs = { jwks: LedgerJwks; publicRetirements: boolean };
 
-export const JWKS_PATH = '/.well-known/jwks.json';
+const JWKS_PATH = '/.well-known/jwks.json';
 
 // The page is one document with its own inline style: nothing else may load, run, frame it or be sent from it.
 const PAGE_HEADERS = {

@@ -39,7 +39,7 @@ export async function generateSigningKeyPem(): Promise<string> {
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 /** Where a development machine keeps its data: DATA_DIR, else .data/ in the repository (as npm start). */
-export const localDataRoot = (env: Pick<Env, 'DATA_DIR'>): string => env.DATA_DIR ?? join(repoRoot, '.data');
+const localDataRoot = (env: Pick<Env, 'DATA_DIR'>): string => env.DATA_DIR ?? join(repoRoot, '.data');
 
 /**
  * For development only: the key kept in <dataRoot>/ledger-signing-key.pem
@@ -85,7 +85,7 @@ export async function publicKeysFromEnv(env: Env): Promise<LedgerJwks> {
   return jwksOf(current, await previousJwks(env));
 }
 
-export const isProduction = (env: Pick<Env, 'NODE_ENV'>): boolean => env.NODE_ENV === 'production';
+const isProduction = (env: Pick<Env, 'NODE_ENV'>): boolean => env.NODE_ENV === 'production';
 
 /**
  * The signing key of this process: LEDGER_SIGNING_KEY; without it, in
@@ -103,7 +103,7 @@ export async function signingKeyFromEnv(env: Env, warn: (message: string) => voi
 }
 
 /** The previous public keys alone, as a JWK Set (for checking without the signing key). */
-export async function previousJwks(env: Env): Promise<LedgerPublicJwk[]> {
+async function previousJwks(env: Env): Promise<LedgerPublicJwk[]> {
   return parsePreviousPublicKeys(env.LEDGER_PREVIOUS_PUBLIC_KEYS);
 }
 

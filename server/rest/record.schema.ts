@@ -43,7 +43,7 @@ const strictBody = <Shape extends z.ZodRawShape>(shape: Shape) =>
         : 'body must be a JSON object',
   });
 
-export const EXAMPLE_ID = 'cc_fb97420f9a0c05d0f2ab03c6246a35a29ff8f58ee380e46d641e04bd207bc00b';
+const EXAMPLE_ID = 'cc_fb97420f9a0c05d0f2ab03c6246a35a29ff8f58ee380e46d641e04bd207bc00b';
 
 const recordId = creditIdSchema.meta({
   description: 'The record\'s ID: "cc_" and 64 hex digits, derived from its fields (the same block always has the same ID)',

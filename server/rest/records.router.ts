@@ -41,7 +41,7 @@ function domainInput<T extends z.ZodType>(schema: T, value: z.input<T>): z.outpu
 }
 
 /** Where a retirement's status is read: the 202's Location. */
-export const retirementPath = (id: string) => `/api/records/${id}/retirement`;
+const retirementPath = (id: string) => `/api/records/${id}/retirement`;
 
 /** How long a poller should wait before asking again about a pending retirement. */
 const RETRY_AFTER_SECONDS = '1';

@@ -103,7 +103,7 @@ export async function seedCredits(db: pg.Client, count: number, opts: { run: str
 }
 
 /** How many credits the ledger holds. */
-export async function countCredits(db: pg.Client): Promise<number> {
+async function countCredits(db: pg.Client): Promise<number> {
   const { rows } = await db.query<{ n: string }>('select count(*)::text as n from credits');
   return Number(rows[0]?.n ?? 0);
 }

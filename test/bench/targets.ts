@@ -7,7 +7,7 @@ import type { Plan } from './plan.js';
 import { fmt, type Limit, type Report } from './report.js';
 
 /** The original service's figures (from the issue), in requests or retirements per second. */
-export const ORIGINAL = { create: 183, get: 290, retire: 185 };
+const ORIGINAL = { create: 183, get: 290, retire: 185 };
 
 export function judge(report: Report, limits: Map<string, Limit>, ctx: { plan: Plan; sizes: { small: number; large: number } }): void {
   const value = (id: string) => report.get(id)?.value;

@@ -18,7 +18,7 @@ export function openE2eDb(connectionString: string, max = 3): Pool {
 }
 
 /** credit_id → number of `retired` events, read from PostgreSQL. */
-export async function retiredCounts(db: Pool): Promise<Map<string, number>> {
+async function retiredCounts(db: Pool): Promise<Map<string, number>> {
   const { rows } = await db.query<{ credit_id: string; n: string }>(
     `select credit_id, count(*) as n from events where type = 'retired' group by credit_id`,
   );
