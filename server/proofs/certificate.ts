@@ -1,8 +1,8 @@
 import { CompactSign } from 'jose';
 import { canonicalJson } from '../credits/event-hash.js';
 import type { StoredEvent } from '../credits/events.js';
-import { parseSerial, serialForUnits, type UnitRange } from '../credits/serial-ranges.js';
-import type { CreditState } from '../credits/state.js';
+import type { UnitRange } from '../credits/serial-ranges.js';
+import { currentSerial, type CreditState } from '../credits/state.js';
 import type { SigningKey } from './signing-key.js';
 
 /*
@@ -44,12 +44,6 @@ export type RetirementCertificate = {
 
 type Retired = Extract<CreditState, { status: 'retired' }>;
 
-/** The serial of exactly the units held, when the serial spells a range; the credit's own serial otherwise. */
-function serialOfUnits(serial: string, units: UnitRange | null): string {
-  const parsed = parseSerial(serial);
-  return parsed && units ? serialForUnits(parsed, units) : serial;
-}
-
 /** What the certificate of `state`, retired by `event`, says. */
 export function certificateOf(state: Retired, event: StoredEvent, issuer: string): RetirementCertificate {
   if (event.type !== 'retired' || event.creditId !== state.id) throw new Error(`event ${event.position} is not the retirement of ${state.id}`);
@@ -61,7 +55,7 @@ export function certificateOf(state: Retired, event: StoredEvent, issuer: string
     registry: state.fields.registry,
     projectName: state.fields.projectName,
     vintage: state.fields.vintage,
-    serialNumber: serialOfUnits(state.fields.serialNumber, state.units),
+    serialNumber: currentSerial(state),
     unitRange: state.units,
     quantity: state.quantity,
     partOf: state.parentId,
