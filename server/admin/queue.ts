@@ -1,15 +1,14 @@
 import type { Job } from 'bullmq';
 import type { Command } from 'commander';
-import type { RetirementJobData } from '../queue/retirement-queue.js';
+import { JOB_STATES } from '../queue/job-states.js';
 import { reconcile } from '../queue/reconcile.js';
+import type { RetirementJobData } from '../queue/retirement-queue.js';
 import { databaseUrl, ENV_DEFAULTS, intOption, lockTimeoutMs, queueConfig } from './config.js';
 import { EXIT, type ExitCode } from './errors.js';
 import { formatDuration, Output, table } from './output.js';
 
 type JsonOption = { json?: boolean };
 type StatusOptions = JsonOption & { limit: number };
-
-const STATES = ['waiting', 'prioritized', 'delayed', 'active', 'waiting-children', 'completed', 'failed'] as const;
 
 export function registerQueue(program: Command): void {
   const queue = program
@@ -76,14 +75,14 @@ async function queueStatus(opts: StatusOptions, out: Output): Promise<ExitCode> 
   const cfg = queueConfig();
   const { withQueue } = await import('./lazy.js');
   const status = await withQueue(cfg, async ({ queue }) => {
-    const counts = await queue.getJobCounts(...STATES);
+    const counts = await queue.getJobCounts(...JOB_STATES);
     // The wait list is newest first; asc=true turns it round, so this is the oldest job.
     const [oldest] = (await queue.getJobs(['waiting'], 0, 0, true)) as Job<RetirementJobData>[];
     const failed = opts.limit > 0 ? await queue.getFailed(0, opts.limit - 1) : [];
     return {
       queue: queue.name,
       prefix: cfg.prefix,
-      counts: Object.fromEntries(STATES.map((s) => [s, counts[s] ?? 0])) as Record<(typeof STATES)[number], number>,
+      counts: Object.fromEntries(JOB_STATES.map((s) => [s, counts[s] ?? 0])) as Record<(typeof JOB_STATES)[number], number>,
       oldestWaiting: oldest ? { id: oldest.id ?? '', enqueuedAt: new Date(oldest.timestamp).toISOString(), ageMs: Date.now() - oldest.timestamp } : null,
       failed: failed.map(failedView),
     };
@@ -94,7 +93,7 @@ async function queueStatus(opts: StatusOptions, out: Output): Promise<ExitCode> 
       `queue ${status.prefix}:${status.queue}`,
       ...table([
         ['state', 'jobs'],
-        ...STATES.map((s) => [s, String(status.counts[s])]),
+        ...JOB_STATES.map((s) => [s, String(status.counts[s])]),
       ]).map((l) => `  ${l}`),
       status.oldestWaiting
         ? `oldest waiting job: ${status.oldestWaiting.id}, waiting ${formatDuration(status.oldestWaiting.ageMs)} (since ${status.oldestWaiting.enqueuedAt})`

@@ -162,29 +162,36 @@ export type CreditFilter = {
 
 const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
-/** A page in (created_at, id) order, a total order that the page indexes follow. */
-export function pageCredits(em: EntityManager, filter: CreditFilter, limit: number): Promise<CreditRecord[]> {
+/** The registry, vintage and project-name conditions on credits (as `alias`), shared by the credit list and the supply totals. */
+export function creditFilterClauses(filter: Pick<CreditFilter, 'registryKey' | 'vintage' | 'projectNameContains'>, alias?: string): { where: string[]; params: unknown[] } {
+  const column = (name: string) => (alias ? `${alias}.${name}` : name);
   const where: string[] = [];
   const params: unknown[] = [];
+  if (filter.registryKey !== undefined) {
+    where.push(`${column('registry_key')} = ?`);
+    params.push(filter.registryKey);
+  }
+  if (filter.vintage !== undefined) {
+    where.push(`${column('vintage')} = ?`);
+    params.push(filter.vintage);
+  }
+  if (filter.projectNameContains !== undefined) {
+    where.push(`${column('project_name')} ilike ? escape '\\'`);
+    params.push(`%${escapeLike(filter.projectNameContains)}%`);
+  }
+  return { where, params };
+}
+
+/** A page in (created_at, id) order, a total order that the page indexes follow. */
+export function pageCredits(em: EntityManager, filter: CreditFilter, limit: number): Promise<CreditRecord[]> {
+  const { where, params } = creditFilterClauses(filter);
   if (filter.after) {
     where.push('(created_at, id) > (?::timestamptz, ?)');
     params.push(filter.after.createdAt, filter.after.id);
   }
-  if (filter.registryKey !== undefined) {
-    where.push('registry_key = ?');
-    params.push(filter.registryKey);
-  }
-  if (filter.vintage !== undefined) {
-    where.push('vintage = ?');
-    params.push(filter.vintage);
-  }
   if (filter.status !== undefined) {
     where.push('status = ?');
     params.push(filter.status);
-  }
-  if (filter.projectNameContains !== undefined) {
-    where.push(`project_name ilike ? escape '\\'`);
-    params.push(`%${escapeLike(filter.projectNameContains)}%`);
   }
   return selectCredits(em, `${where.length ? `where ${where.join(' and ')}` : ''} order by created_at, id limit ?`, [...params, limit]);
 }

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { EventEntity, type CreditRecord, type EventRecord } from '../db/entities.js';
 import { columns, insertValues, selectRows } from '../db/rows.js';
-import { upsertCredits } from './credit-store.js';
+import { creditFilterClauses, upsertCredits } from './credit-store.js';
 import { eventHash } from './event-hash.js';
 import type { CreditEvent, NewEvent, StoredEvent } from './events.js';
 
@@ -170,20 +170,7 @@ export type SupplyTotals = { issued: string; active: string; retired: string; ca
  * parts share.
  */
 export async function supplyTotals(em: EntityManager, filter: SupplyFilter, at?: Date): Promise<SupplyTotals> {
-  const where: string[] = [];
-  const params: unknown[] = [];
-  if (filter.registryKey !== undefined) {
-    where.push('c.registry_key = ?');
-    params.push(filter.registryKey);
-  }
-  if (filter.vintage !== undefined) {
-    where.push('c.vintage = ?');
-    params.push(filter.vintage);
-  }
-  if (filter.projectNameContains !== undefined) {
-    where.push(`c.project_name ilike ? escape '\\'`);
-    params.push(`%${filter.projectNameContains.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`);
-  }
+  const { where, params } = creditFilterClauses(filter, 'c');
   const [row] = await em.execute<SupplyTotals[]>(
     `with per_credit as (
        select e.credit_id,

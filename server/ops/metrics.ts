@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Orm } from '../db/orm.js';
 import { FAULT_CODES } from '../queue/failure-reason.js';
+import { JOB_STATES } from '../queue/job-states.js';
 import type { RetirementQueue } from '../queue/retirement-queue.js';
 import { withTimeout } from '../queue/with-timeout.js';
 
@@ -10,9 +11,6 @@ import { withTimeout } from '../queue/with-timeout.js';
  * the HTTP, queue and pool metrics, the worker the queue, pool, job and
  * reconciler ones. Both add prom-client's process metrics (process_*, nodejs_*).
  */
-
-/** BullMQ's job states, as `npm run admin -- queue` lists them. */
-const QUEUE_STATES = ['waiting', 'prioritized', 'delayed', 'active', 'waiting-children', 'completed', 'failed'] as const;
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -36,9 +34,9 @@ export function registerQueueDepth(registry: Registry, retirements: RetirementQu
     aggregator: 'max',
     async collect() {
       gauge.reset();
-      const counts = await withTimeout(retirements.queue.getJobCounts(...QUEUE_STATES), timeoutMs, 'queue depth').catch(() => null);
+      const counts = await withTimeout(retirements.queue.getJobCounts(...JOB_STATES), timeoutMs, 'queue depth').catch(() => null);
       if (!counts) return;
-      for (const state of QUEUE_STATES) gauge.set({ state }, counts[state] ?? 0);
+      for (const state of JOB_STATES) gauge.set({ state }, counts[state] ?? 0);
     },
   });
 }

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { RetirementCertificateEntity, type RetirementCertificateRecord } from '../db/entities.js';
-import { columns, insertValues, selectRows } from '../db/rows.js';
+import { columns, insertValues, prefixedColumns, selectRows } from '../db/rows.js';
 
 /*
  * Every query on `retirement_certificates`. Append-only: a certificate is
@@ -25,10 +25,7 @@ export type CertificateWithEvent = RetirementCertificateRecord & { event: { cred
 /** Certificates in credit ID order after `afterCreditId`, a page at a time, each with the event at its position. */
 export async function certificatesWithEvents(em: EntityManager, afterCreditId: string, limit: number): Promise<CertificateWithEvent[]> {
   const rows = await em.execute<(Record<string, unknown> & { e_credit_id: string | null; e_type: string | null; e_hash: string | null })[]>(
-    `select ${columns(em, RetirementCertificateEntity)
-      .split(', ')
-      .map((c) => `c.${c}`)
-      .join(', ')}, e.credit_id as e_credit_id, e.type as e_type, e.hash as e_hash
+    `select ${prefixedColumns(em, RetirementCertificateEntity, 'c', '')}, e.credit_id as e_credit_id, e.type as e_type, e.hash as e_hash
      from retirement_certificates c left join events e on e.position = c.retired_position
      where c.credit_id > ? order by c.credit_id limit ?`,
     [afterCreditId, limit],
